@@ -1,0 +1,1 @@
+"""Callbacks: what a run records beside the training step."""

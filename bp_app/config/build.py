@@ -1,0 +1,85 @@
+"""Turn a composed config into the objects of a run: data, model, callbacks, logger, trainer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import yaml
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from bp_app.config import config_dir
+from bp_app.errors import ConfigError
+
+
+def container(node: Any) -> Any:
+    """A plain dict / list copy of a config node, interpolations resolved (checkpoint-safe)."""
+    if node is None:
+        return None
+    if isinstance(node, DictConfig) or OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def data_options_of_kind(kind: str) -> list[str]:
+    """The ``data=`` options whose data module gives inputs of ``kind``."""
+    options = []
+    for path in sorted((config_dir() / "data").glob("*.yaml")):
+        target = (yaml.safe_load(path.read_text()) or {}).get("_target_")
+        try:
+            if target and getattr(get_class(target), "kind", None) == kind:
+                options.append(path.stem)
+        except Exception:  # an option whose module cannot import says so when chosen
+            continue
+    return options
+
+
+def check_model_fits_data(model_target: str, data_target: str) -> None:
+    """A model paired with the wrong kind of data fails at start, naming the data that fit."""
+    model_kind = getattr(get_class(model_target), "input_kind", None)
+    data_kind = getattr(get_class(data_target), "kind", None)
+    if model_kind is not None and data_kind is not None and model_kind != data_kind:
+        fitting = ", ".join(f"data={name}" for name in data_options_of_kind(model_kind))
+        raise ConfigError(
+            f"{model_target} takes {model_kind}, but {data_target} gives {data_kind}. "
+            f"Choose data that fits: {fitting or 'none installed'}."
+        )
+
+
+def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
+    return instantiate(cfg.data, _convert_="all")
+
+
+def build_model(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
+    """The model, sized by the data, with the optimization choices as plain containers."""
+    return instantiate(
+        cfg.model,
+        **datamodule.model_inputs(),
+        optimizer=container(cfg.optimizer),
+        scheduler=container(cfg.scheduler),
+        regularization=container(cfg.regularization),
+        descent=container(cfg.descent),
+        _convert_="all",
+    )
+
+
+def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    nodes = cfg.get("callbacks") or {}
+    return [instantiate(node, _convert_="all") for node in nodes.values() if node]
+
+
+def build_loggers(cfg: DictConfig) -> list[Any] | bool:
+    node = cfg.get("logger")
+    if not node or "_target_" not in node:
+        return False
+    return [instantiate(node, _convert_="all")]
+
+
+def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], logger: Any) -> pl.Trainer:
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=logger, _convert_="all")
+
+
+def run_dir(cfg: DictConfig) -> Path:
+    return Path(cfg.paths.run_dir)

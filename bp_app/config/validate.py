@@ -1,0 +1,123 @@
+"""Checks that run on the composed config before any data is loaded or model is built."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, Union
+
+from hydra.utils import get_object
+
+from bp_app.errors import ConfigError
+
+HYDRA_KEYS = {"_target_", "_convert_", "_recursive_", "_partial_", "_args_"}
+
+
+def accepted_keywords(target: Callable[..., Any]) -> set[str] | None:
+    """Keyword arguments a class or function takes, following ``**kwargs`` up a class's MRO;
+    None when it accepts anything."""
+    if not inspect.isclass(target):
+        return _named_parameters(target)
+    names: set[str] = set()
+    for klass in target.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return names - {"self"}
+    return None
+
+
+def _named_parameters(function: Callable[..., Any]) -> set[str] | None:
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters}
+
+
+def _type_hints(target: Any) -> dict[str, Any]:
+    init = target.__init__ if inspect.isclass(target) else target
+    try:
+        return typing.get_type_hints(init)
+    except Exception:  # unresolvable forward references: skip the type check, not the key check
+        return {}
+
+
+def _simple_type(hint: Any) -> type | None:
+    """int, float, bool or str, unwrapping Optional[...]; None for anything richer."""
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _simple_type(args[0]) if len(args) == 1 else None
+    return hint if hint in (int, float, bool, str) else None
+
+
+def check_value_type(where: str, key: str, value: Any, hint: Any) -> None:
+    expected = _simple_type(hint)
+    if expected is None or value is None:
+        return
+    ok = {
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        bool: isinstance(value, bool),
+        str: isinstance(value, str),
+    }[expected]
+    if not ok:
+        raise ConfigError(
+            f"{where}.{key}={value!r} has the wrong type: expected {expected.__name__}. "
+            f"Fix the value in the YAML file or on the command line (e.g. {where}.{key}=...)."
+        )
+
+
+def check_target_node(node: dict[str, Any], where: str, source: str | None = None) -> None:
+    """Every key of a ``_target_`` node must be an argument of its target, with a sane type."""
+    target_path = node["_target_"]
+    try:
+        target = get_object(target_path)
+    except Exception as error:
+        raise ConfigError(
+            f"{where}._target_={target_path!r} cannot be imported: {error}"
+        ) from error
+    accepted = accepted_keywords(target)
+    hints = _type_hints(target)
+    origin = f" (from {source})" if source else ""
+    for key, value in node.items():
+        if key in HYDRA_KEYS:
+            continue
+        if accepted is not None and key not in accepted:
+            close = difflib.get_close_matches(key, sorted(accepted), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"Unknown config key '{where}.{key}'{origin}: {target_path} takes no argument "
+                f"'{key}'.{hint} Valid keys: {', '.join(sorted(accepted))}."
+            )
+        if key in hints:
+            check_value_type(where, key, value, hints[key])
+
+
+def check_group_keys(node: dict[str, Any], where: str, valid: set[str]) -> None:
+    """A plain (non-``_target_``) group node may only use the keys that bp_app reads."""
+    for key in node:
+        if key not in valid:
+            close = difflib.get_close_matches(key, sorted(valid), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"Unknown config key '{where}.{key}'.{hint} Valid keys: {', '.join(sorted(valid))}."
+            )
+
+
+def walk_targets(node: Any, where: str, sources: dict[str, str]) -> None:
+    """Check every ``_target_`` node below ``node`` (a plain container)."""
+    if isinstance(node, dict):
+        if "_target_" in node:
+            check_target_node(node, where, sources.get(where))
+        for key, child in node.items():
+            walk_targets(child, f"{where}.{key}", sources)
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            walk_targets(child, f"{where}[{i}]", sources)

@@ -1,0 +1,1 @@
+"""Lightning data modules, one per source, and the in-memory batching they share."""

@@ -1,0 +1,111 @@
+"""MNIST from its real IDX files, read by torchvision, held in memory as normalized tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchvision.datasets import MNIST
+
+from bp_app.data.in_memory import InMemoryDataModule
+from bp_app.errors import DataError
+
+RAW_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+class MNISTDataModule(InMemoryDataModule):
+    """60,000 training and 10,000 test digits, 28x28; validation is a fixed part of training."""
+
+    kind = "images"
+    input_shape = (1, 28, 28)
+    num_classes = 10
+
+    def __init__(
+        self,
+        root: str = "data",
+        download: bool = False,
+        batch_size: int = 128,
+        eval_batch_size: int = 1024,
+        val_size: int = 5000,
+        split_seed: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        self.root = Path(root)
+        self.download = download
+        self.val_size = val_size
+        self.split_seed = split_seed
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "MNIST" / "raw"
+
+    def model_inputs(self) -> dict[str, Any]:
+        return {"input_shape": list(self.input_shape), "num_classes": self.num_classes}
+
+    def prediction_state(self) -> dict[str, Any]:
+        return {"normalization": getattr(self, "normalization", None)}
+
+    def prepare_data(self) -> None:
+        """Download when asked; otherwise fail early, saying where the files must be."""
+        if all((self.raw_dir / name).exists() for name in RAW_FILES):
+            return
+        if not self.download:
+            raise DataError(self._missing_message())
+        try:
+            MNIST(str(self.root), train=True, download=True)
+            MNIST(str(self.root), train=False, download=True)
+        except Exception as error:  # torchvision raises RuntimeError / URLError per mirror
+            raise DataError(
+                f"MNIST download failed ({error}). {self._missing_message()}"
+            ) from error
+
+    def _missing_message(self) -> str:
+        files = ", ".join(RAW_FILES)
+        return (
+            f"MNIST files not found in {self.raw_dir.resolve()} (expected {files}, "
+            "uncompressed IDX files). Put them there, point data.root at the folder that holds "
+            "MNIST/raw (e.g. bp-train data=mnist data.root=/path/to/data), or pass "
+            "data.download=true on a machine with network access."
+        )
+
+    def load_splits(self) -> dict[str, tuple[Tensor, ...]]:
+        self.prepare_data()
+        try:
+            train = MNIST(str(self.root), train=True, download=False)
+            test = MNIST(str(self.root), train=False, download=False)
+        except Exception as error:  # a truncated or corrupt IDX file
+            raise DataError(
+                f"MNIST files in {self.raw_dir.resolve()} could not be read ({error}); "
+                "delete them and download again (data.download=true)"
+            ) from error
+        x_train = train.data.float().unsqueeze(1) / 255.0  # (N, 1, 28, 28)
+        x_test = test.data.float().unsqueeze(1) / 255.0
+        if not 0 < self.val_size < len(x_train):
+            raise DataError(
+                f"data.val_size={self.val_size} must be between 1 and the {len(x_train)} "
+                "training images minus one"
+            )
+        order = torch.randperm(
+            len(x_train), generator=torch.Generator().manual_seed(self.split_seed)
+        )
+        val_idx, train_idx = order[: self.val_size], order[self.val_size :]
+        # Normalize by the training part's own statistics: nothing leaks from val or test.
+        mean, std = x_train[train_idx].mean(), x_train[train_idx].std()
+        self.normalization = {"mean": float(mean), "std": float(std)}
+
+        def norm(x: Tensor) -> Tensor:
+            return (x - mean) / std
+
+        return {
+            "train": (norm(x_train[train_idx]), train.targets[train_idx]),
+            "val": (norm(x_train[val_idx]), train.targets[val_idx]),
+            "test": (norm(x_test), test.targets),
+        }

@@ -1,0 +1,48 @@
+"""bp-eval: test a checkpoint on the data it was trained on (or another) and print the metrics."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from bp_app.checkpoints import load_checkpoint, load_model
+from bp_app.config import config_dir
+from bp_app.config.build import container
+from bp_app.config.schema import register_schemas
+from bp_app.errors import BPAppError
+
+log = logging.getLogger(__name__)
+register_schemas()
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Test metrics of ``cfg.ckpt_path``, as bp-train's test stage reports them."""
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    pl.seed_everything(cfg.seed, workers=True)
+    data_config = container(cfg.data) if cfg.get("data") else checkpoint["bp_app"]["data"]
+    datamodule = instantiate(data_config, _convert_="all")
+    model = load_model(cfg.ckpt_path, checkpoint)
+    trainer = instantiate(cfg.trainer, logger=False, _convert_="all")
+    results = trainer.test(model, datamodule=datamodule)
+    metrics = {k: float(v) for k, v in results[0].items()} if results else {}
+    summary = ", ".join(f"{k} = {v:.4f}" for k, v in sorted(metrics.items()))
+    print(f"bp-eval {cfg.ckpt_path}: {summary}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")
+def main(cfg: DictConfig) -> None:
+    try:
+        evaluate(cfg)
+    except BPAppError as error:
+        print(f"bp-eval: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One LightningModule per task: a plain network, its loss and its metrics."""

@@ -1,0 +1,1 @@
+"""Optimizers, regularization penalties and learning-rate schedules, written out."""

@@ -1,0 +1,124 @@
+"""bp-train: compose the Hydra config, build the run's objects, fit, test, write metrics.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from bp_app.callbacks.run_record import RunRecord
+from bp_app.config import config_dir
+from bp_app.config.build import (
+    build_callbacks,
+    build_datamodule,
+    build_loggers,
+    build_model,
+    build_trainer,
+    container,
+    run_dir,
+)
+from bp_app.config.checks import check_train_config
+from bp_app.config.schema import register_schemas
+from bp_app.errors import BPAppError
+
+log = logging.getLogger(__name__)
+register_schemas()
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train and test one configured run; return its final val and test metrics."""
+    check_train_config(cfg)  # before any data is loaded
+    pl.seed_everything(cfg.seed, workers=True)
+    out = run_dir(cfg)
+
+    datamodule = build_datamodule(cfg)
+    log.info("Data: %s", cfg.data._target_)
+    model = build_model(cfg, datamodule)
+    log.info("Model: %s\n%s", cfg.model._target_, model)
+    callbacks = [*build_callbacks(cfg), RunRecord(container(cfg.data))]
+    loggers = build_loggers(cfg)
+    trainer = build_trainer(cfg, callbacks, loggers)
+    if trainer.is_global_zero:
+        log.info("Run directory: %s", out.resolve())
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                print(f"Watch it live: tensorboard --logdir {Path(logger.log_dir).resolve()}")
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = scalars(trainer.callback_metrics, prefix="val/")
+    if cfg.get("test", True):
+        trainer.test(model, datamodule=datamodule, ckpt_path=best_checkpoint(trainer))
+        metrics.update(scalars(trainer.callback_metrics, prefix="test/"))
+
+    if trainer.is_global_zero:
+        write_metrics(out / "metrics.json", metrics)
+        for logger in trainer.loggers:
+            logger.log_hyperparams(flat_params(cfg), metrics)
+            logger.save()
+        summary = ", ".join(f"{k} = {v:.4f}" for k, v in sorted(metrics.items()))
+        log.info("Final metrics: %s", summary)
+        print(f"bp-train finished: {summary} (run directory: {out})")
+    return metrics
+
+
+def best_checkpoint(trainer: pl.Trainer) -> str | None:
+    """'best' when a monitored checkpoint was written, else None (test the weights in memory)."""
+    callback = trainer.checkpoint_callback
+    if isinstance(callback, ModelCheckpoint) and callback.best_model_path:
+        return "best"
+    return None
+
+
+def scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if k.startswith(prefix)}
+
+
+def write_metrics(path: Path, metrics: dict[str, float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)  # atomic: a reader never sees half a file
+
+
+def flat_params(cfg: DictConfig) -> dict[str, Any]:
+    """The run's choices as flat 'group.key' scalars for TensorBoard's hparams view."""
+    flat: dict[str, Any] = {}
+
+    def visit(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                visit(value, f"{prefix}.{key}" if prefix else str(key))
+        elif isinstance(node, (int, float, str, bool)):
+            flat[prefix] = node
+        elif isinstance(node, list):
+            flat[prefix] = str(node)
+
+    groups = ("data", "model", "optimizer", "regularization", "descent", "scheduler")
+    visit({g: OmegaConf.to_container(cfg[g], resolve=True) for g in groups if cfg.get(g)}, "")
+    flat["seed"] = cfg.seed
+    return flat
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Entry point: hand the config to ``train``; a user error prints plainly and exits 2."""
+    try:
+        metrics = train(cfg)
+    except BPAppError as error:
+        log.error("%s", error)
+        print(f"bp-train: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    # Sweeps (hydra -m with an optimizing sweeper) minimize or maximize this value.
+    return metrics.get(cfg.optimized_metric)
+
+
+if __name__ == "__main__":
+    main()
