@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import yaml
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks.progress import ProgressBar
 
 from bp_app.config import config_dir
 from bp_app.errors import ConfigError
@@ -66,8 +67,12 @@ def build_model(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
 
 
 def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """The configured callbacks; the progress bar only while trainer.enable_progress_bar is on."""
     nodes = cfg.get("callbacks") or {}
-    return [instantiate(node, _convert_="all") for node in nodes.values() if node]
+    callbacks = [instantiate(node, _convert_="all") for node in nodes.values() if node]
+    if not cfg.trainer.get("enable_progress_bar", True):
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    return callbacks
 
 
 def build_loggers(cfg: DictConfig) -> list[Any] | bool:

@@ -1,0 +1,71 @@
+"""Shared test helpers: compose the real Hydra config, run the real command-line entry points."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from bp_app.config import config_dir
+from bp_app.config.schema import register_schemas
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Overrides that make a run take seconds: one short epoch, no progress bar.
+FAST = [
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.accelerator=cpu",
+]
+
+
+def compose_config(name: str, overrides: Sequence[str], run_dir: Path) -> DictConfig:
+    """The config ``bp-train`` (or another entry point) would compose, with its run dir set."""
+    register_schemas()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            name,
+            overrides=[f"paths.run_dir={run_dir}", *overrides],
+            return_hydra_config=True,
+        )
+    HydraConfig.instance().set_config(cfg)  # so ${hydra:...} interpolations resolve
+    return cfg
+
+
+@pytest.fixture
+def train_config(tmp_path: Path):
+    """Call as ``train_config([...overrides])``: a train config writing under tmp_path/run."""
+
+    def make(overrides: Sequence[str] = ()) -> DictConfig:
+        return compose_config("train", overrides, tmp_path / "run")
+
+    return make
+
+
+def run_command(
+    module: str,
+    args: Sequence[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m <module> args`` as a user would run the console script."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
