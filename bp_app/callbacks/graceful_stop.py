@@ -51,7 +51,9 @@ class GracefulStop(pl.Callback):
         if not isinstance(exception, SIGTERMException) or trainer.state.fn != TrainerFn.FITTING:
             return
         path = self.checkpoint_path(trainer)
-        trainer.save_checkpoint(path)  # every rank calls it (a barrier); rank 0 writes
+        # A full checkpoint (optimizer and loop state too), as ModelCheckpoint writes last.ckpt.
+        # Every rank calls this (it holds a barrier); rank 0 writes.
+        trainer.save_checkpoint(path, weights_only=False)
         if trainer.is_global_zero:
             log.warning(
                 "SIGTERM: stopped after global step %d and saved %s. "
