@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from bp_app.callbacks.graceful_stop import GracefulStop, exit_on_sigterm
 from bp_app.callbacks.run_record import RunRecord
 from bp_app.config import config_dir
 from bp_app.config.build import (
@@ -28,6 +29,7 @@ from bp_app.config.build import (
 from bp_app.config.checks import check_train_config
 from bp_app.config.schema import register_schemas
 from bp_app.errors import BPAppError
+from bp_app.resume import resume_checkpoint
 
 log = logging.getLogger(__name__)
 register_schemas()
@@ -36,6 +38,7 @@ register_schemas()
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train and test one configured run; return its final val and test metrics."""
     check_train_config(cfg)  # before any data is loaded
+    ckpt_path = resume_checkpoint(cfg)  # ckpt_path, or resume=auto's pick, or None
     pl.seed_everything(cfg.seed, workers=True)
     out = run_dir(cfg)
 
@@ -44,6 +47,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = build_model(cfg, datamodule)
     log.info("Model: %s\n%s", cfg.model._target_, model)
     callbacks = [*build_callbacks(cfg), RunRecord(container(cfg.data))]
+    callbacks.append(GracefulStop(out / "checkpoints"))  # SIGTERM: save last.ckpt, then stop
     loggers = build_loggers(cfg)
     trainer = build_trainer(cfg, callbacks, loggers)
     if trainer.is_global_zero:
@@ -52,7 +56,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             if isinstance(logger, TensorBoardLogger):
                 print(f"Watch it live: tensorboard --logdir {Path(logger.log_dir).resolve()}")
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics, prefix="val/")
     if cfg.get("test", True):
         trainer.test(model, datamodule=datamodule, ckpt_path=best_checkpoint(trainer))
@@ -111,7 +115,8 @@ def flat_params(cfg: DictConfig) -> dict[str, Any]:
 def main(cfg: DictConfig) -> float | None:
     """Entry point: hand the config to ``train``; a user error prints plainly and exits 2."""
     try:
-        metrics = train(cfg)
+        with exit_on_sigterm():  # docker stop: the step finishes, last.ckpt is saved, exit 143
+            metrics = train(cfg)
     except BPAppError as error:
         log.error("%s", error)
         print(f"bp-train: error: {error}", file=sys.stderr)
