@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
+from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 from bp_app.callbacks.graceful_stop import GracefulStop, exit_on_sigterm
 from bp_app.callbacks.run_record import RunRecord
@@ -65,8 +66,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         write_metrics(out / "metrics.json", metrics)
         for logger in trainer.loggers:
-            logger.log_hyperparams(flat_params(cfg), metrics)
-            logger.save()
+            log_hparams_with_metrics(logger, flat_params(cfg), metrics)
         summary = ", ".join(f"{k} = {v:.4f}" for k, v in sorted(metrics.items()))
         log.info("Final metrics: %s", summary)
         print(f"bp-train finished: {summary} (run directory: {out})")
@@ -90,6 +90,24 @@ def write_metrics(path: Path, metrics: dict[str, float]) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)  # atomic: a reader never sees half a file
+
+
+def log_hparams_with_metrics(logger: Any, params: dict[str, Any], metrics: dict[str, float]):
+    """The HPARAMS tab's row: the run's choices beside its final metrics.
+
+    Lightning's ``log_hyperparams(params, metrics)`` also re-logs the metrics at step 0, which
+    would bend every curve back to the start; the metrics are already scalars, so only the
+    hparams summaries are written here.
+    """
+    if not isinstance(logger, TensorBoardLogger):
+        logger.log_hyperparams(params)
+        logger.save()
+        return
+    experiment, session_start, session_end = hparams_summary(params, metrics)
+    writer = logger.experiment._get_file_writer()  # the same writer Lightning itself uses
+    for summary in (experiment, session_start, session_end):
+        writer.add_summary(summary)
+    logger.save()
 
 
 def flat_params(cfg: DictConfig) -> dict[str, Any]:

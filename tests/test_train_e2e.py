@@ -53,6 +53,9 @@ def test_event_file_has_the_design_tags(finished_run):
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc", "lr"} <= scalars
     losses = [e.value for e in events.Scalars("train/loss")]
     assert len(losses) >= 2 and all(v > 0 for v in losses)
+    # Validation points go forward in steps: the final metrics are not re-logged at step 0.
+    val_steps = [e.step for e in events.Scalars("val/loss")]
+    assert val_steps == sorted(val_steps) and val_steps[0] > 0
     # The hyperparameters were logged with the final metrics (TensorBoard's HPARAMS tab).
     assert events.PluginTagToContent("hparams")
 
