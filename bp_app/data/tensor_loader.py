@@ -57,6 +57,8 @@ class TensorBatchLoader:
         self.collate = collate
         self.sampler = EpochShuffle(seed)
         self.batch_sampler = None  # Lightning inspects DataLoader-like attributes; batching is ours
+        self._yielded = 0  # batches handed out in the current epoch
+        self._resume: dict[str, int] | None = None  # a mid-epoch checkpoint's position
 
     @property
     def num_samples(self) -> int:
@@ -69,13 +71,27 @@ class TensorBatchLoader:
             return self.num_samples // self.batch_size
         return -(-self.num_samples // self.batch_size)
 
+    def state_dict(self) -> dict[str, int]:
+        """Where the epoch stands; Lightning saves it in checkpoints (the loader has a length, so
+        its fetcher reads no batch ahead: every batch handed out has been trained on)."""
+        return {"epoch": self.sampler.epoch, "batches_done": self._yielded}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue the saved epoch where it stopped: the same permutation, the batches left."""
+        self._resume = dict(state)
+
     def __iter__(self) -> Iterator[Any]:
         n = len(self.tensors[0])
         sharded = self.world_size > 1
         if self.shuffle or sharded:
             order = self.sampler.permutation(n) if self.shuffle else torch.arange(n)
             order = order[self.rank :: self.world_size].to(self.tensors[0].device)
-        for batch_index in range(len(self)):
+        first = 0
+        if self._resume is not None and self._resume["epoch"] == self.sampler.epoch:
+            first = self._resume["batches_done"]  # an end-of-epoch checkpoint skips nothing new
+        self._resume = None
+        self._yielded = first
+        for batch_index in range(first, len(self)):
             start = batch_index * self.batch_size
             stop = start + self.batch_size
             if self.shuffle or sharded:
@@ -83,4 +99,5 @@ class TensorBatchLoader:
                 batch = tuple(t[index] for t in self.tensors)
             else:
                 batch = tuple(t[start:stop] for t in self.tensors)  # views, no copy
+            self._yielded += 1
             yield self.collate(batch) if self.collate else batch
