@@ -9,7 +9,9 @@ import torch
 from torch import Tensor
 from torchvision.datasets import MNIST
 
+from bp_app.data.image_augment import RandomShiftRotate
 from bp_app.data.in_memory import InMemoryDataModule
+from bp_app.data.tensor_loader import TensorBatchLoader
 from bp_app.errors import DataError
 
 RAW_FILES = (
@@ -36,12 +38,21 @@ class MNISTDataModule(InMemoryDataModule):
         val_size: int = 5000,
         split_seed: int = 0,
         seed: int = 0,
+        augment_shift: int = 0,
+        augment_degrees: float = 0.0,
     ) -> None:
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
         self.root = Path(root)
         self.download = download
         self.val_size = val_size
         self.split_seed = split_seed
+        if augment_shift < 0 or augment_degrees < 0:
+            raise ValueError(
+                "data.augment_shift and data.augment_degrees must be >= 0 (0 turns them off), "
+                f"got {augment_shift} and {augment_degrees}"
+            )
+        self.augment_shift = augment_shift
+        self.augment_degrees = augment_degrees
 
     @property
     def raw_dir(self) -> Path:
@@ -86,7 +97,17 @@ class MNISTDataModule(InMemoryDataModule):
                 f"MNIST files in {self.raw_dir.resolve()} could not be read ({error}); "
                 "delete them and download again (data.download=true)"
             ) from error
-        x_train = train.data.float().unsqueeze(1) / 255.0  # (N, 1, 28, 28)
+        for split, images, labels in (
+            ("train", train.data, train.targets),
+            ("t10k", test.data, test.targets),
+        ):
+            if tuple(images.shape[1:]) != self.input_shape[1:] or len(images) != len(labels):
+                raise DataError(
+                    f"MNIST {split} files in {self.raw_dir.resolve()} hold {len(images)} images "
+                    f"of {tuple(images.shape[1:])} pixels and {len(labels)} labels; expected "
+                    "28x28 images, one label each. Replace them with the original files."
+                )
+        x_train = train.data.float().unsqueeze(1) / 255.0  # (N, 28, 28) -> (N, 1, 28, 28)
         x_test = test.data.float().unsqueeze(1) / 255.0
         if not 0 < self.val_size < len(x_train):
             raise DataError(
@@ -109,3 +130,13 @@ class MNISTDataModule(InMemoryDataModule):
             "val": (norm(x_train[val_idx]), train.targets[val_idx]),
             "test": (norm(x_test), test.targets),
         }
+
+    def train_dataloader(self) -> TensorBatchLoader:
+        """Training batches; with augmentation on, each batch is shifted / turned as a whole on
+        its device (the loader's collate), while validation and test stay as they are."""
+        loader = super().train_dataloader()
+        if self.augment_shift or self.augment_degrees:
+            # Pixels moved in from outside get the normalized value of black, (0 − mean) / std.
+            background = -self.normalization["mean"] / self.normalization["std"]
+            loader.collate = RandomShiftRotate(self.augment_shift, self.augment_degrees, background)
+        return loader
