@@ -50,7 +50,7 @@ def plot_test_period(
     ax.axvspan(when[0], when[-1], color="grey", alpha=0.12, label="test period")
     ax.set_title("Test period, one step ahead: forecasts and their RMSE in the data's units")
     ax.set_ylabel(name)
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=5, frameon=False)
     return figure
 
 
@@ -71,7 +71,7 @@ def plot_future(
     ax.plot(when, future, "-o", markersize=3, label=f"forecast, {len(future)} steps")
     ax.set_title(f"{name}: forecast past the end of the data")
     ax.set_ylabel(name)
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=5, frameon=False)
     return figure
 
 

@@ -161,13 +161,18 @@ class SeriesCSVDataModule(SeriesDataModule):
 
     def __init__(
         self,
-        path: str,
+        path: str | None = None,
         value_column: str = "value",
         date_column: str | None = None,
         fill: str = "none",
         **windows: Any,
     ) -> None:
         super().__init__(**windows)
+        if not path:
+            raise ConfigError(
+                "data=series_csv needs the file: pass data.path=<your.csv> "
+                "data.value_column=<column> (and data.date_column=<column> if it has dates)"
+            )
         self.path, self.value_column, self.date_column, self.fill = (
             path,
             value_column,
