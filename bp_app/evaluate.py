@@ -7,12 +7,11 @@ import sys
 
 import hydra
 import pytorch_lightning as pl
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from bp_app.checkpoints import load_checkpoint, load_model
 from bp_app.config import config_dir
-from bp_app.config.build import container
+from bp_app.config.build import container, instantiate
 from bp_app.config.schema import register_schemas
 from bp_app.errors import BPAppError
 
@@ -25,9 +24,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     checkpoint = load_checkpoint(cfg.ckpt_path)
     pl.seed_everything(cfg.seed, workers=True)
     data_config = container(cfg.data) if cfg.get("data") else checkpoint["bp_app"]["data"]
-    datamodule = instantiate(data_config, _convert_="all")
+    datamodule = instantiate(data_config, "data", _convert_="all")
     model = load_model(cfg.ckpt_path, checkpoint)
-    trainer = instantiate(cfg.trainer, logger=False, _convert_="all")
+    trainer = instantiate(cfg.trainer, "trainer", logger=False, _convert_="all")
     results = trainer.test(model, datamodule=datamodule)
     metrics = {k: float(v) for k, v in results[0].items()} if results else {}
     summary = ", ".join(f"{k} = {v:.4f}" for k, v in sorted(metrics.items()))

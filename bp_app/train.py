@@ -74,11 +74,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def best_checkpoint(trainer: pl.Trainer) -> str | None:
-    """'best' when a monitored checkpoint was written, else None (test the weights in memory)."""
-    callback = trainer.checkpoint_callback
-    if isinstance(callback, ModelCheckpoint) and callback.best_model_path:
-        return "best"
-    return None
+    """The monitored checkpoint's best file, else None (test the weights in memory)."""
+    monitored = [
+        c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.monitor
+    ]
+    return (monitored[0].best_model_path or None) if monitored else None
 
 
 def scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:

@@ -7,12 +7,34 @@ from typing import Any
 
 import pytorch_lightning as pl
 import yaml
-from hydra.utils import get_class, instantiate
+from hydra.errors import InstantiationException
+from hydra.utils import get_class
+from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks.progress import ProgressBar
 
 from bp_app.config import config_dir
-from bp_app.errors import ConfigError
+from bp_app.errors import BPAppError, ConfigError
+
+
+def instantiate(node: Any, where: str = "", **kwargs: Any) -> Any:
+    """Hydra's instantiate, with the user's mistakes unwrapped from Hydra's exception.
+
+    A constructor that rejects a value (ValueError, ConfigError, DataError) reaches the user as
+    a plain ``bp-train: error:`` line naming the config group, not as a traceback.
+    """
+    try:
+        return hydra_instantiate(node, **kwargs)
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, BPAppError):
+            raise cause from None
+        if isinstance(cause, ValueError):
+            message = str(cause)
+            raise ConfigError(
+                message if message.startswith(where) else f"{where}: {message}"
+            ) from None
+        raise
 
 
 def container(node: Any) -> Any:
@@ -50,13 +72,14 @@ def check_model_fits_data(model_target: str, data_target: str) -> None:
 
 
 def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
-    return instantiate(cfg.data, _convert_="all")
+    return instantiate(cfg.data, "data", _convert_="all")
 
 
 def build_model(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
     """The model, sized by the data, with the optimization choices as plain containers."""
     return instantiate(
         cfg.model,
+        "model",
         **datamodule.model_inputs(),
         optimizer=container(cfg.optimizer),
         scheduler=container(cfg.scheduler),
@@ -69,7 +92,11 @@ def build_model(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
 def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
     """The configured callbacks; the progress bar only while trainer.enable_progress_bar is on."""
     nodes = cfg.get("callbacks") or {}
-    callbacks = [instantiate(node, _convert_="all") for node in nodes.values() if node]
+    callbacks = [
+        instantiate(node, f"callbacks.{name}", _convert_="all")
+        for name, node in nodes.items()
+        if node
+    ]
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     return callbacks
@@ -79,11 +106,11 @@ def build_loggers(cfg: DictConfig) -> list[Any] | bool:
     node = cfg.get("logger")
     if not node or "_target_" not in node:
         return False
-    return [instantiate(node, _convert_="all")]
+    return [instantiate(node, "logger", _convert_="all")]
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], logger: Any) -> pl.Trainer:
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=logger, _convert_="all")
+    return instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=logger, _convert_="all")
 
 
 def run_dir(cfg: DictConfig) -> Path:
