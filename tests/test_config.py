@@ -16,7 +16,7 @@ from bp_app.config.build import (
     data_options_of_kind,
 )
 from bp_app.config.checks import check_train_config
-from bp_app.errors import ConfigError
+from bp_app.errors import ConfigError, DataError
 from bp_app.optim.factory import build_optimizer, build_scheduler
 
 # Data sets that need no files or network: the ones a model option is checked with.
@@ -46,10 +46,17 @@ def offline_data_for(model_option: str) -> str:
 
 
 @pytest.mark.parametrize("option", options("data"))
-def test_data_option_instantiates(train_config, option):
+def test_data_option_instantiates(train_config, option, tmp_path):
     # Data that needs files still composes and builds its module: loading is lazy.
     model = next(m for m in options("model") if option in fitting_data(m))
-    cfg = train_config([f"data={option}", f"model={model}"])
+    overrides = [f"data={option}", f"model={model}"]
+    if "\npath: null" in (config_dir() / "data" / f"{option}.yaml").read_text():
+        # A user's own file: without one the option says which key to set.
+        with pytest.raises((ConfigError, DataError), match=r"data\.path"):
+            build_datamodule(train_config(overrides)).setup("fit")
+        (tmp_path / "mine.csv").write_text("text,label,value\nfine,1,1.0\n")
+        overrides.append(f"data.path={tmp_path / 'mine.csv'}")
+    cfg = train_config(overrides)
     check_train_config(cfg)
     assert build_datamodule(cfg) is not None
 
