@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -18,6 +19,11 @@ from bp_app.config import config_dir
 from bp_app.config.schema import register_schemas
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The tests train tiny models: one thread each is as fast as two, and two threads per process
+# contending for a busy 2-core machine make small steps many times slower.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+torch.set_num_threads(1)
 
 # Overrides that make a run take seconds: one short epoch, no progress bar.
 FAST = [
@@ -60,7 +66,7 @@ def run_command(
     timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m <module> args`` as a user would run the console script."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **ONE_THREAD, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd,

@@ -16,7 +16,6 @@ from bp_app.data.imdb import IMDBDataModule
 from bp_app.errors import DataError
 from bp_app.train import train
 from tests.conftest import FAST
-from tests.single_thread import one_thread  # noqa: F401  (a fixture, used by name)
 
 GOOD = ["great", "wonderful", "moving", "superb", "funny"]
 BAD = ["awful", "boring", "dull", "terrible", "weak"]
@@ -53,7 +52,6 @@ def test_reads_the_tree_with_a_fixed_validation_split(tmp_path):
     assert "movie" in vocab and "<br" not in vocab and "br" not in vocab
 
 
-@pytest.mark.usefixtures("one_thread")
 def test_end_to_end_on_a_small_tree_through_train(train_config, tmp_path):
     root = write_acl_imdb(tmp_path / "data", per_folder=24)
     overrides = [*FAST, "data=imdb", f"data.root={root}", "data.val_size=8", "data.min_freq=1"]

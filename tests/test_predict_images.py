@@ -18,7 +18,6 @@ from tests.fake_mnist import digit_image, write_fake_mnist
 EPOCHS = 3
 # One torch thread: for a net this small, two threads on a busy 2-core machine spin against
 # each other (measured: 3x the wall time, same results).
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,6 @@ def trained_run(tmp_path_factory):
             f"hydra.run.dir={tmp / 'run'}",
         ],
         cwd=REPO,
-        env=ONE_THREAD,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return tmp / "run"
@@ -96,7 +94,6 @@ def test_bp_predict_on_png_files_with_one_broken(trained_run, tmp_path):
             f"inputs=[{','.join(map(str, files))}]",
         ],
         cwd=tmp_path,
-        env=ONE_THREAD,
     )
     assert result.returncode == 2, result.stderr  # some input failed: said, and in the status
     assert f"{broken}: error: not a readable PNG or JPEG image" in result.stderr

@@ -11,7 +11,6 @@ from bp_app.predict import predict
 from tests.conftest import FAST, REPO, compose_config, run_command
 
 # One thread: the tiny LSTM steps run faster than on two threads contending for a busy CPU.
-ENV = {"OMP_NUM_THREADS": "1"}
 TRAIN = [
     *FAST,
     "experiment=sentiment_negation",
@@ -29,7 +28,7 @@ TRAIN = [
 def checkpoint(tmp_path_factory) -> Path:
     """bp-train experiment=sentiment_negation, small, as a user runs it."""
     run = tmp_path_factory.mktemp("negation")
-    result = run_command("bp_app.train", [*TRAIN, f"hydra.run.dir={run}"], cwd=REPO, env=ENV)
+    result = run_command("bp_app.train", [*TRAIN, f"hydra.run.dir={run}"], cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "test/acc" in result.stdout
     return run / "checkpoints" / "last.ckpt"
@@ -39,7 +38,7 @@ def test_bp_predict_reads_order_from_text_and_from_a_file(checkpoint, tmp_path):
     lines = tmp_path / "reviews.txt"
     lines.write_text("the plot was good, but the acting was awful\nthe film was not boring\n")
     args = [f"ckpt_path={checkpoint}", "text=this was not bad at all", f"inputs={lines}"]
-    result = run_command("bp_app.predict", [*args, f"hydra.run.dir={tmp_path}/p"], REPO, ENV)
+    result = run_command("bp_app.predict", [*args, f"hydra.run.dir={tmp_path}/p"], REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line.split("\t") for line in result.stdout.strip().splitlines()]
     assert [(label, text) for label, _, text in rows] == [

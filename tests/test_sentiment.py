@@ -11,7 +11,6 @@ from bp_app.errors import ConfigError
 from bp_app.models.sentiment import BagOfEmbeddings, RecurrentEncoder
 from bp_app.train import train
 from tests.conftest import FAST
-from tests.single_thread import one_thread  # noqa: F401  (a fixture, used by name)
 
 
 def padded(ids: list[int], width: int) -> torch.Tensor:
@@ -67,7 +66,6 @@ SMALL_NEGATION = [
 ]
 
 
-@pytest.mark.usefixtures("one_thread")
 def test_lstm_beats_the_bag_of_embeddings_on_the_negation_corpus(train_config):
     lstm = train(train_config([*SMALL_NEGATION, "model=sentiment", "logger=none"]))
     bag = train(train_config([*SMALL_NEGATION, "model=bag_of_embeddings", "logger=none"]))
@@ -78,7 +76,6 @@ def test_lstm_beats_the_bag_of_embeddings_on_the_negation_corpus(train_config):
     assert lstm["test/acc"] - bag["test/acc"] >= 0.25
 
 
-@pytest.mark.usefixtures("one_thread")
 def test_recurrent_training_logs_the_gradient_norm_on_log_steps(train_config, tmp_path):
     overrides = [*SMALL_NEGATION, "model=sentiment", "model.cell=gru", "logger=tensorboard"]
     overrides += ["data.train_size=320", "trainer.max_epochs=1", "trainer.log_every_n_steps=5"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import REPO, run_command
+from tests.conftest import ONE_THREAD, REPO, run_command
 
 BP_TRAIN = shutil.which("bp-train", path=str(Path(sys.executable).parent))
 
@@ -24,6 +25,7 @@ def finished_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[st
     result = subprocess.run(
         [BP_TRAIN, f"hydra.run.dir={run}", "trainer.max_epochs=2", "trainer.log_every_n_steps=2"],
         cwd=tmp_path_factory.getbasetemp(),
+        env={**os.environ, **ONE_THREAD},
         capture_output=True,
         text=True,
         timeout=300,
