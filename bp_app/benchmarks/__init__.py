@@ -1,0 +1,1 @@
+"""Speed benchmarks of bp_app's parts against their PyTorch references."""
