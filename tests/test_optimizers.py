@@ -180,7 +180,10 @@ def test_unknown_names_and_keys_fail_naming_them(config, fragment):
     [
         (["optimizer.lr=0"], "optimizer.lr=0 is out of range: it must be a number in (0, inf)"),
         (["optimizer=momentum", "optimizer.lr=-0.1"], "optimizer.lr=-0.1 is out of range"),
-        (["optimizer.betas=[0.9,1.0]"], "optimizer.betas=[0.9, 1.0] is out of range: it must "),
+        (
+            ["optimizer.betas=[0.9,1.0]"],
+            "optimizer.betas=[0.9, 1.0] is out of range: each value must ",
+        ),
         (["optimizer.betas=[-0.1,0.99]"], "a number in [0, 1) (Adam's decays"),
         (["optimizer=rmsprop", "optimizer.rho=1.0"], "optimizer.rho=1.0 is out of range"),
         (["optimizer=rmsprop", "optimizer.rho=1.5"], "must be a number in [0, 1)"),

@@ -65,7 +65,7 @@ class SGD(torch.optim.Optimizer):
                     v = state["velocity"]
                     # Nesterov: step along g + μ v, the gradient seen from the look-ahead point.
                     g = g.add(v, alpha=mu) if group["nesterov"] else v  # d ← g + μ v  |  d ← v
-                w.add_(g, alpha=-lr)  # w ← w − η d
+                w.add_(g, alpha=-lr)  # w ← w − η d            (d = g without momentum)
         return loss
 
 
@@ -161,7 +161,7 @@ class Adam(torch.optim.Optimizer):
                 # m̂ = m / (1−β1^t), v̂ = v / (1−β2^t); the corrections are scalars, so they fold
                 # into η and √v's divisor instead of costing two more passes over the tensors.
                 step_size = lr / (1 - beta1**t)  # η / (1−β1^t)
-                denom = (v.sqrt() / math.sqrt(1 - beta2**t)).add_(eps)  # √v̂ + ε
+                denom = v.sqrt().div_(math.sqrt(1 - beta2**t)).add_(eps)  # √v̂ + ε
                 w.addcdiv_(m, denom, value=-step_size)  # w ← w − η m̂ / (√v̂ + ε)
         return loss
 

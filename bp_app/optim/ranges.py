@@ -69,8 +69,9 @@ def check_value(where: str, key: str, value: Any, valid: Range) -> None:
         whole = isinstance(item, int) or (is_number and float(item).is_integer())
         if not is_number or item not in valid or (valid.integer and not whole):
             meaning = f" ({valid.meaning})" if valid.meaning else ""
+            each = "each value" if isinstance(value, (list, tuple)) else "it"
             raise ConfigError(
-                f"{where}.{key}={value!r} is out of range: it must be {valid}{meaning}. "
+                f"{where}.{key}={value!r} is out of range: {each} must be {valid}{meaning}. "
                 f"Fix it in the YAML file or on the command line, e.g. {where}.{key}=<value>."
             )
 
