@@ -11,6 +11,9 @@ One step of gradient descent on a mini-batch B, as the lecture writes it:
     reset      g ← 0
     schedule   η ← schedule(step)                    at the scheduler's interval
 
+Batch descent (``descent=batch``) runs the same stages with the backward accumulated over the
+epoch's batches, each weighted by its share of the samples, and one update at the epoch's end.
+
 The mixin is the only code that calls ``manual_backward``, clips, steps the optimizer, zeroes
 gradients and steps the scheduler. A model supplies ``step(batch) -> (loss, outputs, target)``.
 
@@ -21,12 +24,14 @@ true gradients in float32, bf16-mixed and 16-mixed alike.
 
 from __future__ import annotations
 
+from contextlib import ExitStack, nullcontext
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from bp_app.optim.factory import build_optimizer, build_scheduler
+from bp_app.errors import ConfigError
+from bp_app.optim.factory import build_optimizer, build_scheduler, check_horizon
 from bp_app.optim.regularization import Regularization
 
 
@@ -52,6 +57,8 @@ class ManualBackpropMixin:
             **{k: v for k, v in (regularization or {}).items() if k != "name"}
         )
         self.descent_config = dict(descent or {"mode": "minibatch"})
+        self.sync_block: ExitStack | None = None  # DDP's no_sync while batch descent accumulates
+        self.epoch_samples = 0  # N, the examples of one epoch over all ranks (batch descent)
         if gradient_clip_algorithm not in ("norm", "value"):
             raise ValueError(
                 "model.gradient_clip_algorithm must be 'norm' or 'value', "
@@ -63,6 +70,8 @@ class ManualBackpropMixin:
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         """One optimizer step, top to bottom."""
+        if self.full_batch:
+            return self.batch_descent_step(batch, batch_idx)
         optimizer = self.optimizers()
         loss, outputs, target = self.forward_stage(batch)
         objective, penalty = self.loss_stage(loss)
@@ -74,6 +83,80 @@ class ManualBackpropMixin:
             self.log_train(loss, penalty, outputs, target, optimizer)
         return loss.detach()
 
+    # ------------------------------------------------------------------ batch descent
+    @property
+    def full_batch(self) -> bool:
+        """descent=batch: one update per epoch with the gradient of the mean loss over all data."""
+        return self.descent_config.get("mode") == "batch"
+
+    def batch_descent_step(self, batch: Any, batch_idx: int) -> Tensor:
+        """Batch GD: ∇J = Σ_b (n_b / N) ∇J_b accumulated over the epoch's batches, one update.
+
+        J_b is batch b's mean loss (+ Ω), so weighting it by its share n_b / N of the epoch's N
+        samples makes the sum the mean loss over all N, Ω counted once (the shares sum to 1).
+        """
+        optimizer = self.optimizers()
+        last = batch_idx + 1 == self.trainer.num_training_batches
+        loss, outputs, target = self.forward_stage(batch)
+        objective, penalty = self.loss_stage(loss)
+        # DDP averages the ranks' gradients (÷ world size), so each rank scales its share back up.
+        share = len(target) * self.trainer.world_size / self.epoch_samples  # n_b / N (× W)
+        # Under DDP only the last batch's backward all-reduces (see on_train_batch_start).
+        self.backward_stage(objective * share)  # g += (n_b / N) ∇J_b
+        if last:
+            # Block again so DDP's post-forward hook, which runs after this step, does not arm
+            # an all-reduce for the next epoch's first backward.
+            self.sync_block_begin()
+        # Per-epoch logging: Lightning averages the batches weighted by size, the full-data J.
+        self.log_train(loss, penalty, outputs, target, optimizer, per_epoch=True)
+        if last:
+            self.update_stage(optimizer)
+            self.reset_stage(optimizer)
+            self.schedule_stage(interval="step")
+        return loss.detach()
+
+    def on_train_epoch_start(self) -> None:
+        if self.full_batch:
+            # N over all ranks, once per epoch: DDP shards may differ in size by one example.
+            local = torch.tensor(self.local_samples_per_epoch(), device=self.device)
+            self.epoch_samples = int(self.trainer.strategy.reduce(local, reduce_op="sum"))
+
+    def local_samples_per_epoch(self) -> int:
+        """The training examples this process sees in one epoch (after limit_train_batches)."""
+        loader = self.trainer.train_dataloader
+        total = getattr(loader, "num_samples", None)  # TensorBatchLoader: this rank's share
+        if total is None:
+            total = len(loader.sampler)  # a torch DataLoader (DistributedSampler under DDP)
+        batches = self.trainer.num_training_batches
+        if batches < len(loader):
+            total = min(total, batches * loader.batch_size)
+        return total
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Batch descent under DDP: no gradient all-reduce until the epoch's last backward.
+
+        DDP prepares its all-reduce in its forward (which wraps ``training_step``), so the
+        block must open before the step starts, not just around ``manual_backward``.
+        """
+        last = batch_idx + 1 == self.trainer.num_training_batches
+        if self.full_batch and not last:
+            self.sync_block_begin()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.sync_block_end()
+
+    def sync_block_begin(self) -> None:
+        if self.sync_block is None:
+            block = getattr(self.trainer.strategy, "block_backward_sync", nullcontext)
+            self.sync_block = ExitStack()
+            self.sync_block.enter_context(block())  # DDP's no_sync(); a no-op on one device
+
+    def sync_block_end(self) -> None:
+        if self.sync_block is not None:
+            self.sync_block.close()
+            self.sync_block = None
+
+    # ------------------------------------------------------------------ stages
     def forward_stage(self, batch: Any) -> tuple[Tensor, Tensor, Tensor]:
         """Forward: ŷ = f(x; θ) and the data loss L(ŷ, y); the model's only job."""
         return self.step(batch)
@@ -124,11 +207,17 @@ class ManualBackpropMixin:
         if scheduler is None or self.scheduler_interval != interval:
             return
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            metric = self.trainer.callback_metrics.get(
-                self.scheduler_config.get("monitor", "val/loss")
-            )
-            if metric is not None:
-                scheduler.step(metric)
+            # Runs at the epoch's end, after this epoch's validation: η ← factor · η when the
+            # monitored metric stopped improving for ``patience`` epochs.
+            monitor = self.scheduler_config.get("monitor", "val/loss")
+            metrics = self.trainer.callback_metrics
+            if monitor in metrics:
+                scheduler.step(metrics[monitor])
+            elif any(key.startswith("val/") for key in metrics):
+                raise ConfigError(
+                    f"scheduler.monitor={monitor!r} is not a logged metric; "
+                    f"choose one of: {', '.join(sorted(metrics))}"
+                )
         else:
             scheduler.step()
 
@@ -148,13 +237,22 @@ class ManualBackpropMixin:
         outputs: Tensor,
         target: Tensor,
         optimizer: Any,
+        per_epoch: bool = False,
     ) -> None:
-        """Training scalars, on logging steps only: no host sync or metric work on the others."""
-        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=len(target))
+        """Training scalars, on logging steps only: no host sync or metric work on the others.
+
+        ``per_epoch``: batch descent logs every batch into an epoch average instead.
+        """
+        when = {"on_step": not per_epoch, "on_epoch": per_epoch, "batch_size": len(target)}
+        self.log("train/loss", loss.detach(), prog_bar=True, **when)
         if penalty is not None:
-            self.log("train/penalty", penalty.detach(), batch_size=len(target))
-        self.log("lr", float(optimizer.param_groups[0]["lr"]))
-        self.log_train_metrics(outputs.detach(), target)
+            self.log("train/penalty", penalty.detach(), **when)
+        # Share of weights with |w| < 1e-3: L1 drives it up. One pass over the weights.
+        self.log("train/sparsity", self.regularizer.sparsity(self), **when)
+        self.log("lr", float(optimizer.param_groups[0]["lr"]), **when)
+        if not per_epoch or self.trainer.num_training_batches == 1:
+            # Task metrics log per step; for a chunked full batch that would be one chunk's.
+            self.log_train_metrics(outputs.detach(), target)
 
     def log_train_metrics(self, outputs: Tensor, target: Tensor) -> None:
         """Task-specific training metrics (accuracy for classifiers); none by default."""
@@ -164,9 +262,20 @@ class ManualBackpropMixin:
     def scheduler_interval(self) -> str:
         return self.scheduler_config.get("interval", "epoch")
 
+    def planned_length(self, interval: str) -> int:
+        """The run's length in scheduler intervals: epochs, or updates (one per epoch in batch
+        descent); fills in cosine's T_max and one-cycle's total_steps."""
+        trainer = self.trainer
+        if interval == "epoch" or self.full_batch:
+            epochs = trainer.max_epochs if trainer.max_epochs not in (None, -1) else float("inf")
+            if interval == "step" and trainer.max_steps > 0:
+                epochs = min(epochs, trainer.max_steps)
+            return check_horizon(epochs, interval)
+        return check_horizon(trainer.estimated_stepping_batches, interval)
+
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.parameters(), self.optimizer_config)
-        scheduler = build_scheduler(optimizer, self.scheduler_config, self.trainer)
+        scheduler = build_scheduler(optimizer, self.scheduler_config, self.planned_length)
         if scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}

@@ -8,11 +8,12 @@ from omegaconf import DictConfig
 
 from bp_app.config.build import check_model_fits_data, container
 from bp_app.config.validate import check_group_keys, walk_targets
-from bp_app.optim.factory import optimizer_arguments
+from bp_app.optim.factory import check_optimizer_config, check_scheduler_config
+from bp_app.optim.ranges import check_descent, check_regularization_ranges
 
 REGULARIZATION_KEYS = {"name", "l1", "l2", "include_bias"}
 DESCENT_KEYS = {"mode"}
-SCHEDULER_KEYS = {"name", "interval", "monitor", "step_size", "gamma", "T_max", "eta_min"}
+# Scheduler keys depend on the schedule: bp_app.optim.schedulers.SCHEDULER_KEYS checks them.
 
 
 def config_sources() -> dict[str, str]:
@@ -33,8 +34,13 @@ def check_train_config(cfg: DictConfig) -> None:
         node: Any = container(cfg.get(group))
         if node:
             walk_targets(node, group, sources)
-    optimizer_arguments(container(cfg.optimizer))
-    check_group_keys(container(cfg.regularization) or {}, "regularization", REGULARIZATION_KEYS)
-    check_group_keys(container(cfg.descent) or {}, "descent", DESCENT_KEYS)
-    check_group_keys(container(cfg.scheduler) or {}, "scheduler", SCHEDULER_KEYS)
+    # Optimization: keys, then ranges (lr > 0, β and ρ in [0, 1), λ >= 0, batch size >= 1).
+    check_optimizer_config(container(cfg.optimizer))
+    regularization = container(cfg.regularization) or {}
+    check_group_keys(regularization, "regularization", REGULARIZATION_KEYS)
+    check_regularization_ranges(regularization)
+    descent = container(cfg.descent) or {}
+    check_group_keys(descent, "descent", DESCENT_KEYS)
+    check_descent(descent, (container(cfg.data) or {}).get("batch_size"))
+    check_scheduler_config(container(cfg.scheduler) or {})
     check_model_fits_data(cfg.model._target_, cfg.data._target_)

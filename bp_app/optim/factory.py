@@ -1,4 +1,9 @@
-"""Build the optimizer and the learning-rate scheduler that a config names."""
+"""Build the optimizer and the learning-rate scheduler that a config names.
+
+``optimizer.impl=explicit`` (the default) uses bp_app's written-out update rules
+(``bp_app.optim.optimizers``); ``optimizer.impl=torch`` uses the torch.optim class with the same
+hyperparameters, for comparison.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +14,68 @@ from typing import Any
 import torch
 
 from bp_app.errors import ConfigError
+from bp_app.optim import optimizers
+from bp_app.optim.ranges import check_optimizer_ranges
+from bp_app.optim.schedulers import build_scheduler, check_horizon, check_scheduler_config
 
-# name -> torch.optim class, plus the arguments that turn it into the lecture's variant.
-TORCH_OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
-    "sgd": (torch.optim.SGD, {}),
-    "momentum": (torch.optim.SGD, {}),
-    "nesterov": (torch.optim.SGD, {"nesterov": True}),
-    "rmsprop": (torch.optim.RMSprop, {}),
-    "adam": (torch.optim.Adam, {}),
-    "adamw": (torch.optim.AdamW, {}),
+__all__ = [
+    "build_optimizer",
+    "build_scheduler",
+    "check_horizon",
+    "check_optimizer_config",
+    "check_scheduler_config",
+    "optimizer_arguments",
+    "optimizer_class",
+]
+
+IMPLEMENTATIONS = ("explicit", "torch")
+
+# name -> (bp_app class, torch.optim class, the arguments that make the lecture's variant).
+OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], type[torch.optim.Optimizer], dict]] = {
+    "sgd": (optimizers.SGD, torch.optim.SGD, {}),
+    "momentum": (optimizers.SGD, torch.optim.SGD, {}),
+    "nesterov": (optimizers.SGD, torch.optim.SGD, {"nesterov": True}),
+    "rmsprop": (optimizers.RMSProp, torch.optim.RMSprop, {}),
+    "adam": (optimizers.Adam, torch.optim.Adam, {}),
+    "adamw": (optimizers.AdamW, torch.optim.AdamW, {}),
 }
+
+# bp_app's names for hyperparameters that torch.optim spells differently.
+TORCH_NAMES = {"rho": "alpha"}  # RMSProp's decay ρ is torch.optim.RMSprop's alpha
 
 # Keys of an optimizer config that bp_app reads itself rather than passing to the class.
 META_KEYS = ("name", "impl")
 
 
 def optimizer_class(config: dict[str, Any]) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
-    """The class a config names and the fixed arguments of its variant."""
+    """The class a config names (for its ``impl``) and the fixed arguments of its variant."""
     name = config.get("name")
-    if name not in TORCH_OPTIMIZERS:
+    if name not in OPTIMIZERS:
         raise ConfigError(
             f"optimizer.name={name!r} is not an optimizer bp_app knows; "
-            f"choose one of: {', '.join(TORCH_OPTIMIZERS)}"
+            f"choose optimizer={' | optimizer='.join(OPTIMIZERS)}"
         )
-    return TORCH_OPTIMIZERS[name]
+    impl = config.get("impl", "explicit")
+    if impl not in IMPLEMENTATIONS:
+        raise ConfigError(
+            f"optimizer.impl={impl!r} is unknown; choose optimizer.impl=explicit "
+            "(bp_app's written-out update) or optimizer.impl=torch (torch.optim's)"
+        )
+    explicit, library, fixed = OPTIMIZERS[name]
+    return (explicit if impl == "explicit" else library), fixed
 
 
 def optimizer_arguments(config: dict[str, Any]) -> dict[str, Any]:
-    """The config's hyperparameters, checked against the optimizer's signature."""
+    """The config's hyperparameters as the chosen class's keyword arguments, keys checked."""
     cls, fixed = optimizer_class(config)
     arguments = {k: v for k, v in config.items() if k not in META_KEYS}
+    if cls.__module__.startswith("torch."):
+        arguments = {TORCH_NAMES.get(k, k): v for k, v in arguments.items()}
     accepted = set(inspect.signature(cls).parameters) - {"params"}
     unknown = sorted(set(arguments) - accepted)
     if unknown:
         raise ConfigError(
-            f"optimizer.{unknown[0]} is not a hyperparameter of {config['name']} "
+            f"optimizer.{unknown[0]} is not a hyperparameter of optimizer={config['name']} "
             f"({cls.__module__}.{cls.__name__}); valid keys: {', '.join(sorted(accepted))}"
         )
     if "betas" in arguments:
@@ -51,20 +83,15 @@ def optimizer_arguments(config: dict[str, Any]) -> dict[str, Any]:
     return {**arguments, **fixed}
 
 
-def build_optimizer(params: Iterable[torch.nn.Parameter], config: dict[str, Any]):
+def check_optimizer_config(config: dict[str, Any]) -> None:
+    """Known name and impl, keys the class takes, values in range: before any data loads."""
+    optimizer_arguments(config)
+    check_optimizer_ranges(config)
+
+
+def build_optimizer(
+    params: Iterable[torch.nn.Parameter], config: dict[str, Any]
+) -> torch.optim.Optimizer:
     """The optimizer over ``params`` that ``config`` describes."""
     cls, _ = optimizer_class(config)
     return cls(params, **optimizer_arguments(config))
-
-
-def build_scheduler(optimizer: torch.optim.Optimizer, config: dict[str, Any], trainer: Any):
-    """The learning-rate scheduler that ``config`` names, or None for ``scheduler=none``."""
-    name = config.get("name", "none")
-    if name == "none":
-        return None
-    args = {k: v for k, v in config.items() if k not in ("name", "interval", "monitor")}
-    if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, **args)
-    if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **args)
-    raise ConfigError(f"scheduler.name={name!r} is unknown; choose one of: none, step, cosine")

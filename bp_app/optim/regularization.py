@@ -1,9 +1,17 @@
-"""L1, L2 and elastic-net penalties: Ω(θ) = λ1 Σ|w| + (λ2 / 2) Σ w²."""
+"""L1, L2 and elastic-net penalties: Ω(θ) = λ1 Σ|w| + (λ2 / 2) Σ w², and the weights' sparsity.
+
+∂Ω/∂w = λ1 sign(w) + λ2 w: L2 shrinks every weight in proportion to its size (the same step as
+SGD's weight decay λ2), L1 pulls each towards 0 by a constant amount, so small weights reach 0
+and stay near it: the share of near-zero weights (``sparsity``) shows L1 at work.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+# A weight this close to 0 counts as pruned when measuring sparsity.
+SPARSITY_THRESHOLD = 1e-3
 
 
 def is_weight(name: str, param: nn.Parameter) -> bool:
@@ -44,3 +52,14 @@ class Regularization:
         if self.l2 > 0:
             total = total + 0.5 * self.l2 * sum(p.pow(2).sum() for p in params)  # (λ2/2) Σ w²
         return total
+
+    def sparsity(self, module: nn.Module, threshold: float = SPARSITY_THRESHOLD) -> Tensor:
+        """The share of weights (matrices and filters) with |w| < threshold, as a 0-dim tensor.
+
+        Stays on the device (no host sync); the mixin computes it only on logging steps.
+        """
+        weights = [p for name, p in module.named_parameters() if is_weight(name, p)]
+        if not weights:
+            return torch.zeros(())
+        small = sum((w.detach().abs() < threshold).sum() for w in weights)  # #{|w| < threshold}
+        return small / sum(w.numel() for w in weights)

@@ -1,0 +1,119 @@
+"""Valid ranges of the optimization settings, checked when the config is composed.
+
+A learning rate of 0, a β of 1 or a negative λ would not crash: training would silently stand
+still or diverge. These checks run from ``bp_app.config.checks`` before any data is loaded and
+raise a ConfigError that names the key, its value and the range it must lie in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from bp_app.errors import ConfigError
+
+DESCENT_MODES = ("minibatch", "stochastic", "batch")
+
+
+@dataclass(frozen=True)
+class Range:
+    """An interval of numbers, e.g. Range(0, 1, high_open=True) is [0, 1)."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = True
+    integer: bool = False
+    meaning: str = ""
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        left = "(" if self.low_open else "["
+        right = ")" if self.high_open or self.high == math.inf else "]"
+        high = "inf" if self.high == math.inf else f"{self.high:g}"
+        kind = "an integer" if self.integer else "a number"
+        return f"{kind} in {left}{self.low:g}, {high}{right}"
+
+
+POSITIVE = Range(0, low_open=True)
+NON_NEGATIVE = Range(0)
+UNIT = Range(0, 1)  # [0, 1): a decay rate of 1 would never forget, and never move
+
+OPTIMIZER_RANGES: dict[str, Range] = {
+    "lr": Range(0, low_open=True, meaning="the learning rate η"),
+    "momentum": Range(0, 1, meaning="the momentum μ"),
+    "rho": Range(0, 1, meaning="RMSProp's decay ρ of the squared-gradient average"),
+    "betas": Range(0, 1, meaning="Adam's decays (β1, β2) of the gradient moments"),
+    "eps": Range(0, low_open=True, meaning="the denominator's ε"),
+    "weight_decay": Range(0, meaning="the weight decay λ"),
+}
+
+REGULARIZATION_RANGES: dict[str, Range] = {
+    "l1": Range(0, meaning="the L1 strength λ1"),
+    "l2": Range(0, meaning="the L2 strength λ2"),
+}
+
+BATCH_SIZE = Range(1, integer=True, meaning="examples per forward pass")
+
+
+def check_value(where: str, key: str, value: Any, valid: Range) -> None:
+    """Raise a ConfigError unless ``value`` is a number (or list of numbers) inside ``valid``."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    for item in values:
+        is_number = isinstance(item, (int, float)) and not isinstance(item, bool)
+        whole = isinstance(item, int) or (is_number and float(item).is_integer())
+        if not is_number or item not in valid or (valid.integer and not whole):
+            meaning = f" ({valid.meaning})" if valid.meaning else ""
+            each = "each value" if isinstance(value, (list, tuple)) else "it"
+            raise ConfigError(
+                f"{where}.{key}={value!r} is out of range: {each} must be {valid}{meaning}. "
+                f"Fix it in the YAML file or on the command line, e.g. {where}.{key}=<value>."
+            )
+
+
+def check_ranges(node: dict[str, Any], where: str, ranges: dict[str, Range]) -> None:
+    """Check every key of ``node`` that ``ranges`` knows; None means 'use the default'."""
+    for key, valid in ranges.items():
+        if node.get(key) is not None:
+            check_value(where, key, node[key], valid)
+
+
+def check_optimizer_ranges(node: dict[str, Any]) -> None:
+    """lr > 0; momentum, ρ, β1, β2 in [0, 1); ε > 0; weight decay >= 0."""
+    check_ranges(node, "optimizer", OPTIMIZER_RANGES)
+    betas = node.get("betas")
+    if betas is not None and (not isinstance(betas, (list, tuple)) or len(betas) != 2):
+        raise ConfigError(f"optimizer.betas={betas!r} must be two numbers [β1, β2] in [0, 1)")
+    if node.get("name") == "nesterov" and not node.get("momentum"):
+        raise ConfigError(
+            "optimizer.momentum must be in (0, 1) for optimizer=nesterov: the look-ahead "
+            "needs a velocity. Set e.g. optimizer.momentum=0.9, or use optimizer=sgd."
+        )
+
+
+def check_regularization_ranges(node: dict[str, Any]) -> None:
+    """λ1 >= 0 and λ2 >= 0."""
+    check_ranges(node, "regularization", REGULARIZATION_RANGES)
+
+
+def check_descent(node: dict[str, Any], batch_size: Any) -> None:
+    """A known descent mode, a batch size >= 1, and batch size 1 for stochastic descent."""
+    mode = node.get("mode", "minibatch")
+    if mode not in DESCENT_MODES:
+        raise ConfigError(
+            f"descent.mode={mode!r} is unknown; choose descent={' | descent='.join(DESCENT_MODES)}"
+        )
+    if batch_size is None:
+        return
+    check_value("data", "batch_size", batch_size, BATCH_SIZE)
+    if mode == "stochastic" and batch_size != 1:
+        raise ConfigError(
+            f"descent=stochastic updates once per example, but data.batch_size={batch_size}. "
+            "Drop the data.batch_size override (descent=stochastic sets it to 1) or use "
+            "descent=minibatch."
+        )
