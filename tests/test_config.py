@@ -77,7 +77,7 @@ def test_optimization_options_build(train_config, group):
         check_train_config(cfg)
         params = [torch.nn.Parameter(torch.zeros(3, 2))]
         optimizer = build_optimizer(params, container(cfg.optimizer))
-        build_scheduler(optimizer, container(cfg.scheduler), trainer=None)
+        build_scheduler(optimizer, container(cfg.scheduler), horizon=lambda interval: 10)
 
 
 @pytest.mark.parametrize("option", options("trainer"))
