@@ -29,6 +29,7 @@ from bp_app.config.build import (
 )
 from bp_app.config.checks import check_train_config
 from bp_app.config.schema import register_schemas
+from bp_app.distributed import check_sweep_launch
 from bp_app.errors import BPAppError
 from bp_app.resume import resume_checkpoint
 
@@ -51,6 +52,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks.append(GracefulStop(out / "checkpoints"))  # SIGTERM: save last.ckpt, then stop
     loggers = build_loggers(cfg)
     trainer = build_trainer(cfg, callbacks, loggers)
+    check_sweep_launch(trainer)  # bp-train -m with Lightning's re-run DDP launcher: refuse
     if trainer.is_global_zero:
         log.info("Run directory: %s", out.resolve())
         for logger in trainer.loggers:

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# GPU check: one GPU in fp32, one GPU in 16-mixed and, when more than one GPU is visible, DDP
+# over all of them, each on generated MNIST-shaped data (data=synthetic). Prints throughput
+# (samples/s over epochs 2..3) and the test figures. About 2 minutes on one H100; each run is
+# cut off after RUN_TIMEOUT seconds so the whole check stays under 5 minutes.
+#
+#   PYTHONPATH=/path/with/hydra-core/and/omegaconf bash scripts/gpu_check.sh
+#
+# Runs bp_app from this checkout (python3 -m bp_app.train, no pip install): the machine needs
+# torch and pytorch-lightning, plus hydra-core and omegaconf (wheels on PYTHONPATH will do).
+# GPU_CHECK_DRY_RUN=1 runs the same steps on the CPU with tiny data, to check the script itself.
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1
+PY="${PYTHON:-python3}"
+OUT_DIR="${GPU_CHECK_DIR:-$REPO/outputs/gpu_check}"
+RUN_TIMEOUT="${RUN_TIMEOUT:-90}"
+
+if ! "$PY" -c "import hydra, omegaconf, pytorch_lightning, torch" 2>/dev/null; then
+    echo "gpu_check: error: $PY cannot import torch, pytorch_lightning, hydra and omegaconf;" \
+        "put hydra-core and omegaconf (with antlr4-python3-runtime 4.9.3) on PYTHONPATH" >&2
+    exit 2
+fi
+
+if [[ "${GPU_CHECK_DRY_RUN:-0}" == 1 ]]; then
+    GPUS=2  # pretend: exercises the DDP branch with 2 CPU processes
+    SINGLE=(trainer=cpu) MULTI=(trainer=ddp_cpu)
+    SIZE=(data.num_train=2048 data.num_val=256 data.num_test=256 model.hidden_sizes=[64])
+else
+    GPUS="$("$PY" -c "import torch; print(torch.cuda.device_count())")"
+    if [[ "$GPUS" -lt 1 ]]; then
+        echo "gpu_check: error: torch sees no GPU (torch.cuda.device_count() = 0)" >&2
+        exit 2
+    fi
+    SINGLE=(trainer=gpu) MULTI=(trainer=ddp)
+    SIZE=(data.num_train=60000 data.num_val=5000 data.num_test=10000 model.hidden_sizes=[1024,1024])
+    nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader || true
+fi
+"$PY" -c "import torch, pytorch_lightning as pl, hydra; print(f'torch {torch.__version__}, \
+lightning {pl.__version__}, hydra {hydra.__version__}, cuda {torch.version.cuda}, GPUs visible: \
+{torch.cuda.device_count()}')"
+
+COMMON=(data=synthetic model=mlp optimizer=adam "${SIZE[@]}" data.batch_size=512
+    trainer.max_epochs=3 trainer.enable_progress_bar=false trainer.enable_model_summary=false
+    "+callbacks.throughput._target_=bp_app.callbacks.throughput.Throughput")
+
+declare -a SUMMARY=()
+run() {  # run NAME OVERRIDES...: one bp-train run, its log in OUT_DIR/NAME.log
+    local name="$1"
+    shift
+    local log="$OUT_DIR/$name.log"
+    echo "=== $name: bp-train ${*}"
+    local start=$SECONDS
+    timeout "$RUN_TIMEOUT" "$PY" -m bp_app.train "${COMMON[@]}" "$@" \
+        "hydra.run.dir=$OUT_DIR/$name" >"$log" 2>&1
+    local rc=$?
+    local throughput finished
+    throughput="$(grep -m1 '^throughput:' "$log" || echo 'throughput: (none)')"
+    finished="$(grep -m1 '^bp-train finished:' "$log" | sed 's/ (run directory.*//' || true)"
+    echo "$throughput"
+    echo "${finished:-no test figures} [exit $rc, $((SECONDS - start)) s]"
+    [[ $rc -eq 0 ]] || tail -n 25 "$log"
+    SUMMARY+=("$(printf '%-10s exit %-3s %s | %s' "$name" "$rc" "${throughput#throughput: }" \
+        "${finished#bp-train finished: }")")
+}
+
+mkdir -p "$OUT_DIR"
+run single_fp32 "${SINGLE[@]}" trainer.precision=32-true
+run single_16mixed "${SINGLE[@]}" trainer.precision=16-mixed
+if [[ "$GPUS" -gt 1 ]]; then
+    run ddp_fp32 "${MULTI[@]}" trainer.precision=32-true
+else
+    echo "=== ddp: skipped, one GPU visible"
+fi
+
+echo "=== summary (logs and run directories in $OUT_DIR)"
+printf '%s\n' "${SUMMARY[@]}"
+! printf '%s\n' "${SUMMARY[@]}" | grep -qv ' exit 0 '
