@@ -1,0 +1,1 @@
+"""Speed measurements that ``bp-bench`` gathers: each module has ``run(quick) -> dict``."""
