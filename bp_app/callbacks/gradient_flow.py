@@ -1,0 +1,113 @@
+"""Gradient flow in TensorBoard: per-layer gradient norms, update-to-weight ratios, histograms.
+
+Every ``every_n_steps`` optimizer steps, on rank zero only:
+
+    grad_norm/<layer>       ‖g_l‖ = sqrt(Σ_{p in layer} Σ g_p²): vanishing, exploding gradients
+    update_ratio/<layer>    ‖Δw_l‖ / ‖w_l‖, Δw_l = w_l(after) − w_l(before): about 1e-3 is healthy
+    weights/<param>, gradients/<param>    histograms (TensorBoard loggers only)
+
+A layer is a module that owns parameters (``net.layers.0`` for ``net.layers.0.weight``). The
+norms are read in ``on_before_optimizer_step``, which Lightning calls after the AMP grad scaler
+has unscaled the gradients (in manual optimization too) and before clipping and the update.
+On the other steps the callback does nothing but compare two integers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch import Tensor
+
+
+def layer_name(param_name: str) -> str:
+    """'net.layers.0.weight' -> 'net.layers.0': the module that owns the parameter."""
+    return param_name.rpartition(".")[0] or param_name
+
+
+def layer_norms(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """‖·‖ per layer over all of its parameters' tensors: sqrt(Σ_p ‖t_p‖²)."""
+    squares: dict[str, list[Tensor]] = defaultdict(list)
+    for name, t in tensors.items():
+        squares[layer_name(name)].append(torch.linalg.vector_norm(t.float()).square())
+    return {layer: torch.stack(parts).sum().sqrt() for layer, parts in squares.items()}
+
+
+class GradientFlow(pl.Callback):
+    """Logs how the gradient flows through the layers, every ``every_n_steps`` optimizer steps."""
+
+    def __init__(self, every_n_steps: int = 50, histograms: bool = True) -> None:
+        if every_n_steps < 1:
+            raise ValueError(
+                f"callbacks.gradient_flow.every_n_steps must be >= 1, got {every_n_steps}"
+            )
+        self.every_n_steps = every_n_steps
+        self.histograms = histograms
+        self._before: dict[str, Tensor] | None = None  # weights before this step's update
+        self._step = 0
+
+    def due(self, trainer: pl.Trainer) -> bool:
+        """Log on rank zero, at steps 0, N, 2N, ..., when there is a logger to write to."""
+        return (
+            trainer.global_step % self.every_n_steps == 0
+            and trainer.is_global_zero
+            and bool(trainer.loggers)
+        )
+
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
+        if not self.due(trainer):
+            return
+        step = trainer.global_step
+        params = {n: p for n, p in pl_module.named_parameters() if p.grad is not None}
+        grads = {n: p.grad.detach() for n, p in params.items()}
+        log_scalars(trainer, "grad_norm", layer_norms(grads), step)
+        if self.histograms:
+            for name, p in params.items():
+                add_histogram(trainer, f"weights/{name}", p.detach(), step)
+                add_histogram(trainer, f"gradients/{name}", grads[name], step)
+        # Δw is known only after the update: keep w now, compare at the end of the batch.
+        self._before = {n: p.detach().clone() for n, p in params.items()}
+        self._step = step
+
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self._before is None:
+            return
+        after = dict(pl_module.named_parameters())
+        updates = {n: after[n].detach() - w for n, w in self._before.items()}  # Δw = w' − w
+        update_norms = layer_norms(updates)
+        weight_norms = layer_norms(self._before)
+        ratios = {
+            layer: update_norms[layer] / weight_norms[layer].clamp_min(1e-12)  # ‖Δw‖ / ‖w‖
+            for layer in update_norms
+        }
+        log_scalars(trainer, "update_ratio", ratios, self._step)
+        self._before = None
+
+
+def log_scalars(trainer: pl.Trainer, prefix: str, values: dict[str, Tensor], step: int) -> None:
+    """Write ``prefix/<layer>`` scalars to every logger, reading them off the device once."""
+    if not values:
+        return
+    numbers = torch.stack(list(values.values())).tolist()  # one host sync for all layers
+    metrics = {f"{prefix}/{layer}": v for layer, v in zip(values, numbers, strict=True)}
+    for logger in trainer.loggers:
+        logger.log_metrics(metrics, step=step)
+
+
+def add_histogram(trainer: pl.Trainer, tag: str, values: Tensor, step: int) -> None:
+    """A histogram on each TensorBoard logger (other loggers have no histograms)."""
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_histogram(tag, values.float().cpu(), step)
