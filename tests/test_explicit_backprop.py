@@ -146,6 +146,19 @@ def test_explicit_training_follows_autograd_training():
         torch.testing.assert_close(e, a, rtol=1e-5, atol=1e-5, msg=name)
 
 
+def test_explicit_batch_descent_weights_each_batch_by_its_share():
+    """descent=batch: the epoch's batches (64, 64, ..., uneven last) add up to one exact step."""
+    runs = {}
+    for mode in ("autograd", "explicit"):
+        pl.seed_everything(3)
+        model = classifier(mode, dropout=0.0, descent={"mode": "batch"})
+        runs[mode] = fit(model, steps=2)
+    for (name, a), e in zip(
+        runs["autograd"].named_parameters(), runs["explicit"].parameters(), strict=True
+    ):
+        torch.testing.assert_close(e, a, rtol=1e-5, atol=1e-6, msg=name)
+
+
 class FirstGradients(pl.Callback):
     """Keeps the unscaled gradients the optimizer sees at the first step."""
 

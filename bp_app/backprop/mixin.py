@@ -102,7 +102,7 @@ class ManualBackpropMixin:
         # DDP averages the ranks' gradients (÷ world size), so each rank scales its share back up.
         share = len(target) * self.trainer.world_size / self.epoch_samples  # n_b / N (× W)
         # Under DDP only the last batch's backward all-reduces (see on_train_batch_start).
-        self.backward_stage(objective * share)  # g += (n_b / N) ∇J_b
+        self.backward_stage(objective, weight=share)  # g += (n_b / N) ∇J_b
         if last:
             # Block again so DDP's post-forward hook, which runs after this step, does not arm
             # an all-reduce for the next epoch's first backward.
@@ -168,9 +168,12 @@ class ManualBackpropMixin:
             return loss, None
         return loss + penalty, penalty
 
-    def backward_stage(self, objective: Tensor) -> None:
-        """Backward: g = ∇θ J by back propagation, accumulated into each parameter's ``.grad``."""
-        self.manual_backward(objective)
+    def backward_stage(self, objective: Tensor, weight: float = 1.0) -> None:
+        """Backward: g += weight · ∇θ J by back propagation, into each parameter's ``.grad``.
+
+        ``weight`` is 1 but in batch descent, where it is the batch's share of the epoch.
+        """
+        self.manual_backward(objective * weight if weight != 1.0 else objective)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Runs between backward and update, on unscaled gradients: inspect, then clip."""

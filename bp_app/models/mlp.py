@@ -114,12 +114,14 @@ class MLPClassifier(ClassifierModule):
         with torch.no_grad():  # the penalty's gradient is derived by hand too
             return super().loss_stage(loss)
 
-    def backward_stage(self, objective: Tensor) -> None:
+    def backward_stage(self, objective: Tensor, weight: float = 1.0) -> None:
         """Backward by autograd, by the hand-derived equations, or by both (compared)."""
         if self.backprop == "autograd":
-            return super().backward_stage(objective)
+            return super().backward_stage(objective, weight)
         if self.backprop == "explicit":
             grads = self.explicit_gradients()
+            if weight != 1.0:  # batch descent: this batch's share of the epoch's gradient
+                grads = {p: weight * g for p, g in grads.items()}
             accumulate_grads(self.scaled_for_amp(grads))
             self.all_reduce_grads()
         elif self.check_due():
@@ -129,7 +131,7 @@ class MLPClassifier(ClassifierModule):
             error = relative_error(grads, dict(zip(params, autograd, strict=True)))
             self.log("train/grad_check_rel_err", error, batch_size=len(self.forward_cache[2]))
         if self.backprop == "check":
-            super().backward_stage(objective)
+            super().backward_stage(objective, weight)
         self.forward_cache = None  # free the cached activations before the update
 
     @torch.no_grad()
