@@ -35,8 +35,8 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
         return str(cfg.ckpt_path)
     if mode == "never":
         return None
-    task_dir = Path(cfg.paths.output_dir) / cfg.task_name
-    newest = newest_run(task_dir, current_overrides(), Path(cfg.paths.run_dir))
+    records = run_records(Path(cfg.paths.output_dir), cfg.task_name)
+    newest = newest_run(records, current_overrides(), Path(cfg.paths.run_dir))
     if newest is None or (newest / "metrics.json").is_file():
         log.info("Starting fresh (resume=auto: no unfinished earlier run of this command)")
         return None
@@ -47,11 +47,24 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
     return str(checkpoint)
 
 
-def newest_run(task_dir: Path, overrides: list[str], current: Path) -> Path | None:
+def run_records(output_dir: Path, task_name: str) -> list[Path]:
+    """The overrides.yaml of every earlier run of ``task_name``.
+
+    Single runs sit at <output>/<task>/<time>/; sweep jobs at <output>/multirun/<time>/<n>_.../,
+    where the job's own .hydra/config.yaml says which task it ran.
+    """
+    records = list((output_dir / task_name).glob("*/.hydra/overrides.yaml"))
+    for record in (output_dir / "multirun").glob("*/*/.hydra/overrides.yaml"):
+        config = yaml.safe_load((record.parent / "config.yaml").read_text()) or {}
+        if config.get("task_name") == task_name:
+            records.append(record)
+    return records
+
+
+def newest_run(records: list[Path], overrides: list[str], current: Path) -> Path | None:
     """The earlier run of these overrides that saved last.ckpt or metrics.json most recently."""
     latest: tuple[float, Path] | None = None
-    # Single runs sit at <task>/<time>/, sweep jobs at <task>/multirun/<time>/<n>/.
-    for record in task_dir.glob("**/.hydra/overrides.yaml"):
+    for record in records:
         run = record.parent.parent
         if run.resolve() == current.resolve() or read_overrides(record) != overrides:
             continue

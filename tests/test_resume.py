@@ -16,12 +16,19 @@ OVERRIDES = ["model=mlp", "trainer.max_epochs=8"]
 
 
 def fake_run(
-    task_dir: Path, name: str, overrides: list[str], when: float, finished: bool = False
+    task_dir: Path,
+    name: str,
+    overrides: list[str],
+    when: float,
+    finished: bool = False,
+    task_name: str = "mlp_digits",
 ) -> Path:
-    """A run folder as bp-train leaves it: .hydra/overrides.yaml, last.ckpt, maybe metrics.json."""
+    """A run folder as bp-train leaves it: .hydra/ (overrides, config), last.ckpt, maybe
+    metrics.json."""
     run = task_dir / name
     (run / ".hydra").mkdir(parents=True)
     (run / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"task_name": task_name}))
     saved = [run / "checkpoints" / "last.ckpt"] + ([run / "metrics.json"] if finished else [])
     for path in saved:
         path.parent.mkdir(exist_ok=True)
@@ -52,7 +59,7 @@ def test_newest_unfinished_run_of_the_same_command_is_resumed(tmp_path, same_com
     fake_run(task, "old", OVERRIDES, when=1_000)
     newest = fake_run(task, "newer", [*reversed(OVERRIDES), "resume=auto"], when=2_000)
     fake_run(task, "other", ["model=mlp"], when=3_000)  # another command: not a candidate
-    fake_run(task, "multirun/t/0", ["model=mlp", "trainer.max_epochs=9"], when=4_000)
+    fake_run(tmp_path, "multirun/t/0", ["model=mlp", "trainer.max_epochs=9"], when=4_000)
     assert resume.resume_checkpoint(config(tmp_path)) == str(newest / "checkpoints" / "last.ckpt")
 
 
@@ -64,7 +71,9 @@ def test_a_finished_newest_run_means_start_fresh(tmp_path, same_command):
 
 
 def test_sweep_jobs_resume_their_own_earlier_job(tmp_path, same_command):
-    job = fake_run(tmp_path / "mlp_digits", "multirun/t/1_x", OVERRIDES, when=1_000)
+    # Sweeps live in <output>/multirun/<time>/<n>_.../; a job of another task is not a candidate.
+    job = fake_run(tmp_path, "multirun/t/1_x", OVERRIDES, when=1_000)
+    fake_run(tmp_path, "multirun/t/2_x", OVERRIDES, when=2_000, task_name="cnn_digits")
     assert resume.resume_checkpoint(config(tmp_path)) == str(job / "checkpoints" / "last.ckpt")
 
 
