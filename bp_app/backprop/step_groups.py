@@ -5,8 +5,10 @@ about 0.1 to 0.2 ms on a CPU) is paid once per group of k mini-batches instead o
 Each mini-batch of a StepGroup gets the mixin's full step (forward, loss, backward, inspect, clip,
 update, reset, schedule), so ``global_step``, schedulers, per-step hooks and callbacks, AMP and
 DDP see exactly the steps of k = 1, and the parameters are the same. What changes is what counts
-Lightning batches: the progress bar, ``limit_train_batches``, an int ``val_check_interval``, and
-logging, which writes at most once per batch (the logged step itself, see ``group_step``).
+Lightning batches: the progress bar, ``limit_train_batches``, an int ``val_check_interval``,
+checks made between batches (ModelCheckpoint's ``every_n_train_steps`` fires only when a batch
+ends on its multiple), and logging, which writes at most once per batch (the logged step itself,
+see ``group_step``).
 """
 
 from __future__ import annotations
