@@ -30,6 +30,7 @@ class Case:
     descent: dict[str, Any]
     rank_batch_size: int
     model: dict[str, Any] = field(default_factory=dict)
+    steps_per_batch: int = 1  # data.steps_per_batch: the ranks' loaders group mini-batches
 
 
 def tiny_tensors() -> dict[str, tuple[Tensor, Tensor]]:
@@ -133,6 +134,7 @@ def ddp_worker(rank: int, port: int, cases: list[Case], out: str) -> None:
         # One process group serves every case: Lightning reuses an initialized one.
         strategy = DDPStrategy(process_group_backend="gloo")
         trainer = pl.Trainer(devices=WORLD_SIZE, strategy=strategy, **trainer_options())
-        trainer.fit(model, datamodule=TinyData(batch_size=case.rank_batch_size))
+        data = TinyData(batch_size=case.rank_batch_size, steps_per_batch=case.steps_per_batch)
+        trainer.fit(model, datamodule=data)
         results[case.name] = {"params": parameters(model), "steps": trainer.global_step}
     torch.save(results, Path(out) / f"rank{rank}.pt")

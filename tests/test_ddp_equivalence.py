@@ -74,6 +74,11 @@ def cases() -> list[Case]:
             {"gradient_clip_val": 0.05},
         )
     )
+    # Several optimizer steps (or batch-descent chunks) per Lightning batch: one DDP forward
+    # wraps them all, and each backward must still all-reduce (or not, in batch descent).
+    for name, k in (("adam-minibatch", 2), ("sgd-stochastic", 3), ("sgd-batch", 2)):
+        case = next(c for c in out if c.name == name)
+        out.append(Case(f"{name}-k{k}", case.optimizer, case.descent, case.rank_batch_size, {}, k))
     return out
 
 

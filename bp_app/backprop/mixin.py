@@ -14,6 +14,9 @@ One step of gradient descent on a mini-batch B, as the lecture writes it:
 Batch descent (``descent=batch``) runs the same stages with the backward accumulated over the
 epoch's batches, each weighted by its share of the samples, and one update at the epoch's end.
 
+``data.steps_per_batch`` = k > 1 hands the step k mini-batches at once (a StepGroup): the mixin
+makes one optimizer step per mini-batch, so Lightning's per-batch work is paid once per k steps.
+
 The mixin is the only code that calls ``manual_backward``, clips, steps the optimizer, zeroes
 gradients and steps the scheduler. A model supplies ``step(batch) -> (loss, outputs, target)``.
 
@@ -30,12 +33,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from bp_app.backprop.step_groups import StepGroupsMixin
+from bp_app.data.tensor_loader import StepGroup
 from bp_app.errors import ConfigError
 from bp_app.optim.factory import build_optimizer, build_scheduler, check_horizon
 from bp_app.optim.regularization import Regularization
 
 
-class ManualBackpropMixin:
+class ManualBackpropMixin(StepGroupsMixin):
     """Owns the training step: mix it in before ``pl.LightningModule``."""
 
     def __init__(
@@ -69,9 +74,16 @@ class ManualBackpropMixin:
 
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        """One optimizer step, top to bottom."""
+        """One optimizer step per mini-batch: one, or k when the loader groups them."""
+        if isinstance(batch, StepGroup):
+            return self.group_step(batch, batch_idx)
         if self.full_batch:
-            return self.batch_descent_step(batch, batch_idx)
+            last = batch_idx + 1 == self.trainer.num_training_batches
+            return self.batch_descent_step(batch, last)
+        return self.gradient_step(batch)
+
+    def gradient_step(self, batch: Any) -> Tensor:
+        """One optimizer step, top to bottom."""
         optimizer = self.optimizers()
         loss, outputs, target = self.forward_stage(batch)
         objective, penalty = self.loss_stage(loss)
@@ -89,14 +101,13 @@ class ManualBackpropMixin:
         """descent=batch: one update per epoch with the gradient of the mean loss over all data."""
         return self.descent_config.get("mode") == "batch"
 
-    def batch_descent_step(self, batch: Any, batch_idx: int) -> Tensor:
+    def batch_descent_step(self, batch: Any, last: bool) -> Tensor:
         """Batch GD: ∇J = Σ_b (n_b / N) ∇J_b accumulated over the epoch's batches, one update.
 
         J_b is batch b's mean loss (+ Ω), so weighting it by its share n_b / N of the epoch's N
         samples makes the sum the mean loss over all N, Ω counted once (the shares sum to 1).
         """
         optimizer = self.optimizers()
-        last = batch_idx + 1 == self.trainer.num_training_batches
         loss, outputs, target = self.forward_stage(batch)
         objective, penalty = self.loss_stage(loss)
         # DDP averages the ranks' gradients (÷ world size), so each rank scales its share back up.
@@ -128,8 +139,8 @@ class ManualBackpropMixin:
         if total is None:
             total = len(loader.sampler)  # a torch DataLoader (DistributedSampler under DDP)
         batches = self.trainer.num_training_batches
-        if batches < len(loader):
-            total = min(total, batches * loader.batch_size)
+        if batches < len(loader):  # limit_train_batches: batches of steps_per_batch mini-batches
+            total = min(total, batches * loader.batch_size * getattr(loader, "steps_per_batch", 1))
         return total
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
@@ -254,10 +265,11 @@ class ManualBackpropMixin:
         self.log("train/loss", loss.detach(), prog_bar=True, **when)
         if penalty is not None:
             self.log("train/penalty", penalty.detach(), **when)
-        # Share of weights with |w| < 1e-3: L1 drives it up. One pass over the weights.
-        self.log("train/sparsity", self.regularizer.sparsity(self), **when)
+        if self.regularizer.active:
+            # Share of weights with |w| < 1e-3: L1 drives it up. One pass over the weights.
+            self.log("train/sparsity", self.regularizer.sparsity(self), **when)
         self.log("lr", float(optimizer.param_groups[0]["lr"]), **when)
-        if not per_epoch or self.trainer.num_training_batches == 1:
+        if not per_epoch or self.mini_batches_per_epoch() == 1:
             # Task metrics log per step; for a chunked full batch that would be one chunk's.
             self.log_train_metrics(outputs.detach(), target)
 
@@ -278,7 +290,7 @@ class ManualBackpropMixin:
             if interval == "step" and trainer.max_steps > 0:
                 epochs = min(epochs, trainer.max_steps)
             return check_horizon(epochs, interval)
-        return check_horizon(trainer.estimated_stepping_batches, interval)
+        return check_horizon(self.planned_steps(), interval)
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.parameters(), self.optimizer_config)

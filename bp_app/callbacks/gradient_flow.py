@@ -60,6 +60,9 @@ class GradientFlow(pl.Callback):
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
     ) -> None:
+        # With several steps per batch (data.steps_per_batch) the logged step's update is done
+        # when the next step begins: compare now, before this step changes the weights again.
+        self.log_update_ratio(trainer, pl_module)
         if not self.due(trainer):
             return
         step = trainer.global_step
@@ -82,6 +85,10 @@ class GradientFlow(pl.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
+        self.log_update_ratio(trainer, pl_module)
+
+    def log_update_ratio(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """‖Δw_l‖ / ‖w_l‖ of the logged step, once its update is done."""
         if self._before is None:
             return
         after = dict(pl_module.named_parameters())

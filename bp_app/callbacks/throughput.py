@@ -8,6 +8,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from bp_app.data.tensor_loader import batch_samples
+
 
 class Throughput(pl.Callback):
     """Times each training epoch's batches (validation excluded), skipping the first epochs as
@@ -42,7 +44,7 @@ class Throughput(pl.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        self.epoch_samples += len(batch[0]) if isinstance(batch, (tuple, list)) else len(batch)
+        self.epoch_samples += batch_samples(batch)  # a StepGroup holds several mini-batches
         if batch_idx + 1 == trainer.num_training_batches and (
             trainer.current_epoch >= self.warmup_epochs
         ):

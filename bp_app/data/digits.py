@@ -27,8 +27,14 @@ class DigitsDataModule(InMemoryDataModule):
         test_fraction: float = 0.2,
         split_seed: int = 0,
         seed: int = 0,
+        steps_per_batch: int = 1,
     ) -> None:
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        super().__init__(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            seed=seed,
+            steps_per_batch=steps_per_batch,
+        )
         if (
             not 0 < val_fraction < 1
             or not 0 < test_fraction < 1

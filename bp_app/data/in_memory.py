@@ -20,13 +20,23 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     kind: ClassVar[str] = "images"
 
-    def __init__(self, batch_size: int = 128, eval_batch_size: int = 1024, seed: int = 0) -> None:
+    def __init__(
+        self,
+        batch_size: int = 128,
+        eval_batch_size: int = 1024,
+        seed: int = 0,
+        steps_per_batch: int = 1,
+    ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+        if steps_per_batch < 1:
+            raise ValueError(f"data.steps_per_batch must be >= 1, got {steps_per_batch}")
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
+        # Training mini-batches per Lightning batch (see TensorBatchLoader, StepGroup).
+        self.steps_per_batch = steps_per_batch
         self.splits: dict[str, tuple[Tensor, ...]] | None = None
 
     def load_splits(self) -> dict[str, tuple[Tensor, ...]]:
@@ -67,7 +77,9 @@ class InMemoryDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> TensorBatchLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
+        loader = self._loader("train", self.batch_size, shuffle=True)
+        loader.steps_per_batch = self.steps_per_batch  # evaluation loaders keep one per batch
+        return loader
 
     def val_dataloader(self) -> TensorBatchLoader:
         return self._loader("val", self.eval_batch_size, shuffle=False)

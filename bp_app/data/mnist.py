@@ -72,8 +72,14 @@ class MNISTDataModule(InMemoryDataModule):
         seed: int = 0,
         augment_shift: int = 0,
         augment_degrees: float = 0.0,
+        steps_per_batch: int = 1,
     ) -> None:
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        super().__init__(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            seed=seed,
+            steps_per_batch=steps_per_batch,
+        )
         self.root = Path(root)
         self.download = download
         self.val_size = val_size

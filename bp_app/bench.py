@@ -1,0 +1,111 @@
+"""bp-bench: bp_app's speed against a raw PyTorch loop and other references, in one process.
+
+    bp-bench [--quick] [--out bench.json] [--device auto|cpu|cuda] [--threads 1]
+
+1. training epoch: the mixin in a pl.Trainer / the plainest PyTorch loop (seed MLP and CNN)
+2. the mixin / Lightning's automatic optimization, same model
+3. bp_app's explicit optimizers / torch.optim         (bp_app.benchmarks.optimizers)
+4. the hand-derived backward / autograd              (bp_app.benchmarks.backprop)
+5. time to accuracy of ``bp-train`` on digits, and that process's peak memory
+
+Every figure is a ratio of medians over interleaved repetitions (see each module). Prints a
+table and writes the whole report as JSON to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from bp_app.benchmarks import backprop, epochs, optimizers, time_to_accuracy
+from bp_app.benchmarks.report import table, targets
+
+# mode -> {model: (training samples, repetitions)} for the epoch comparison
+EPOCH_SIZES = {
+    "full": {"mlp": (60_000, 9), "cnn": (60_000, 5)},
+    "quick": {"mlp": (60_000, 5), "cnn": (6_400, 4)},
+    "smoke": {"mlp": (1_280, 1), "cnn": (256, 1)},  # shape only: the test suite's smoke run
+}
+# mode -> the epochs bp-train may take to reach the accuracy (smoke: the shape of the result)
+MAX_EPOCHS = {"full": 200, "quick": 200, "smoke": 1}
+
+
+def machine(device: torch.device, threads: int) -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    return {
+        "host": platform.node(),
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "device": str(device),
+        "torch_threads": threads,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "pytorch_lightning": pl.__version__,
+    }
+
+
+def run(mode: str, device: torch.device, threads: int) -> dict[str, Any]:
+    """Every measurement of the module docstring, in order; the report as a dict."""
+    started = time.perf_counter()
+    quick = mode != "full"
+    report: dict[str, Any] = {
+        "bp_bench": 1,
+        "mode": mode,
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(device, threads),
+    }
+    report["epoch"] = epochs.run(EPOCH_SIZES[mode], str(device))
+    report["optimizers"] = optimizers.run(quick, device.type, threads)
+    report["backprop"] = backprop.run(quick, str(device), threads)
+    report["time_to_accuracy"] = time_to_accuracy.run(MAX_EPOCHS[mode], device.type, threads)
+    report["targets"] = targets(report)
+    report["seconds"] = time.perf_counter() - started
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bp-bench", description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer samples and repetitions")
+    size.add_argument("--smoke", action="store_true", help="tiny sizes: checks that it runs")
+    parser.add_argument("--out", default="bench.json", help="the JSON report (bench.json)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1)")
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA GPU is visible; use --device cpu")
+    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if cuda else "cpu")
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    report = run(mode, device, args.threads)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"\nbp-bench: {report['seconds']:.0f} s; report written to {out}")
+
+
+if __name__ == "__main__":
+    main()

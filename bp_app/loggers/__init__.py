@@ -1,0 +1,1 @@
+"""Loggers: Lightning's, adjusted where their per-step cost is avoidable."""

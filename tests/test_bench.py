@@ -1,0 +1,65 @@
+"""bp-bench: the smoke-sized run writes a report of the documented shape (timings not asserted),
+and the time-to-accuracy callback records the first epoch that reaches its threshold."""
+
+from __future__ import annotations
+
+import json
+
+import pytorch_lightning as pl
+import torch
+
+from bp_app.benchmarks.epochs import VARIANTS
+from bp_app.benchmarks.report import TARGETS
+from bp_app.benchmarks.time_to_accuracy import StopAtAccuracy
+from tests.conftest import run_command
+from tests.test_steps_per_batch import RandomImages
+
+
+def positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and value > 0
+
+
+def test_bp_bench_smoke_writes_the_report(tmp_path):
+    out = tmp_path / "reports" / "bench.json"
+    result = run_command("bp_app.bench", ["--smoke", "--out", str(out)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"report written to {out}" in result.stdout
+    assert "Targets" in result.stdout and "1 torch thread" in result.stdout
+    report = json.loads(out.read_text())
+
+    assert report["mode"] == "smoke" and report["machine"]["torch_threads"] == 1
+    assert set(report["epoch"]) == {"mlp", "cnn"}
+    for entry in report["epoch"].values():
+        assert set(entry["ms_per_step"]) == set(VARIANTS)
+        assert all(positive(v) for v in entry["ms_per_step"].values())
+        assert entry["steps_per_batch"] >= 1 and entry["log_every_n_steps"] >= 1
+        for ratio in entry["ratios"].values():
+            low, high = ratio["range"]
+            assert positive(ratio["ratio"]) and 0 < low <= high
+    optimizers = report["optimizers"]["results"]
+    assert {"mlp/adam", "cnn/adam", "mlp/sgd"} <= set(optimizers)
+    assert all(positive(r["ratio"]) for r in optimizers.values())
+    assert all(positive(r["ratio"]) for r in report["backprop"]["results"].values())
+    for model in ("mlp", "cnn"):
+        run = report["time_to_accuracy"][model]
+        assert positive(run["peak_rss_mb"]) and positive(run["process_seconds"])
+        assert run["reached"] == (run["seconds"] is not None)
+    assert [t["name"] for t in report["targets"]] == list(TARGETS)
+    assert all(isinstance(t["met"], bool) and positive(t["value"]) for t in report["targets"])
+
+
+def test_stop_at_accuracy_records_the_first_epoch_that_reaches_it(tmp_path):
+    record = tmp_path / "reached.json"
+    torch.manual_seed(0)
+    from bp_app.models.mlp import MLPClassifier
+
+    model = MLPClassifier(input_shape=[1, 2, 3], num_classes=4, optimizer={"name": "adam"})
+    trainer = pl.Trainer(
+        accelerator="cpu", max_epochs=5, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[StopAtAccuracy(threshold=0.0, record=str(record))],
+    )  # fmt: skip
+    trainer.fit(model, datamodule=RandomImages(batch_size=8))
+    reached = json.loads(record.read_text())
+    assert reached["epoch"] == 0 and trainer.current_epoch == 1  # stopped after the first
+    assert reached["global_step"] == 5 and reached["fit_seconds"] > 0
