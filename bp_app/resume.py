@@ -4,7 +4,12 @@ A run counts as "the same command" when it has the same task_name (its folder un
 paths.output_dir) and the same command-line overrides, apart from resume and ckpt_path.
 Among those earlier runs the newest one decides: if it finished (it wrote metrics.json) the new
 run starts fresh; if it stopped early (docker stop, a crash) the new run continues from its
-checkpoints/last.ckpt. An explicit ckpt_path always wins.
+checkpoints/last.ckpt. A run directory started again (a fixed hydra.run.dir) that holds an
+unfinished run continues that run. An explicit ckpt_path always wins.
+
+ckpt_path=last: the newest checkpoints/last.ckpt of this task, whatever its overrides (so a
+longer run can continue a shorter one): this run directory's own when it has one, else the
+newest among the earlier runs of the same task_name (single runs and sweep jobs).
 """
 
 from __future__ import annotations
@@ -30,11 +35,28 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
     mode = cfg.get("resume", "never")
     if mode not in RESUME_MODES:
         raise ConfigError(f"resume={mode!r} is not an option; use resume=auto or resume=never")
+    if cfg.get("ckpt_path") == "last":
+        checkpoint = newest_last_checkpoint(cfg)
+        log.info("Resuming from %s (ckpt_path=last: the newest last.ckpt of this task)", checkpoint)
+        return str(checkpoint)
     if cfg.get("ckpt_path"):
+        if not Path(cfg.ckpt_path).is_file():
+            raise ConfigError(
+                f"ckpt_path={str(cfg.ckpt_path)!r} does not exist. Pass a checkpoint file, e.g. "
+                "ckpt_path=outputs/<task>/<time>/checkpoints/last.ckpt, or ckpt_path=last for "
+                "the newest one of this task; leave ckpt_path out to start fresh."
+            )
         log.info("Resuming from %s (ckpt_path)", cfg.ckpt_path)
         return str(cfg.ckpt_path)
     if mode == "never":
         return None
+    here = Path(cfg.paths.run_dir)
+    if (here / "checkpoints" / LAST_CHECKPOINT).is_file() and not (here / "metrics.json").is_file():
+        checkpoint = here / "checkpoints" / LAST_CHECKPOINT
+        log.info(
+            "Resuming from %s (resume=auto: this run directory holds an unfinished run)", checkpoint
+        )
+        return str(checkpoint)
     records = run_records(Path(cfg.paths.output_dir), cfg.task_name)
     newest = newest_run(records, current_overrides(), Path(cfg.paths.run_dir))
     if newest is None or (newest / "metrics.json").is_file():
@@ -45,6 +67,26 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
         "Resuming from %s (resume=auto: the newest run of this command stopped early)", checkpoint
     )
     return str(checkpoint)
+
+
+def newest_last_checkpoint(cfg: DictConfig) -> Path:
+    """ckpt_path=last: this run directory's last.ckpt, else the task's newest (module doc)."""
+    own = Path(cfg.paths.run_dir) / "checkpoints" / LAST_CHECKPOINT
+    if own.is_file():
+        return own
+    output_dir = Path(cfg.paths.output_dir)
+    found = list((output_dir / cfg.task_name).glob(f"*/checkpoints/{LAST_CHECKPOINT}"))
+    for record in run_records(output_dir, cfg.task_name):  # sweep jobs of this task too
+        found.append(record.parent.parent / "checkpoints" / LAST_CHECKPOINT)
+    found = [path for path in found if path.is_file()]
+    if not found:
+        raise ConfigError(
+            f"ckpt_path=last found no checkpoints/{LAST_CHECKPOINT} in this run directory "
+            f"({own.parent.parent}) or in an earlier run of task {cfg.task_name!r} under "
+            f"{cfg.paths.output_dir}. Pass a checkpoint file (ckpt_path=path/to/last.ckpt) or "
+            "leave ckpt_path out to start fresh."
+        )
+    return max(found, key=lambda path: path.stat().st_mtime)
 
 
 def run_records(output_dir: Path, task_name: str) -> list[Path]:

@@ -15,8 +15,12 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
+from bp_app.callbacks.crash_checkpoint import CrashCheckpoint
+from bp_app.callbacks.exact_resume import ExactResume
 from bp_app.callbacks.graceful_stop import GracefulStop, exit_on_sigterm
 from bp_app.callbacks.run_record import RunRecord
+from bp_app.checkpoint_fit import check_checkpoint_fits
+from bp_app.checkpoint_io import AtomicCheckpointIO
 from bp_app.config import config_dir
 from bp_app.config.build import (
     build_callbacks,
@@ -32,6 +36,7 @@ from bp_app.config.schema import register_schemas
 from bp_app.distributed import check_sweep_launch
 from bp_app.errors import BPAppError
 from bp_app.resume import resume_checkpoint
+from bp_app.run_guard import check_run_dir
 
 log = logging.getLogger(__name__)
 register_schemas()
@@ -40,18 +45,24 @@ register_schemas()
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train and test one configured run; return its final val and test metrics."""
     check_train_config(cfg)  # before any data is loaded
-    ckpt_path = resume_checkpoint(cfg)  # ckpt_path, or resume=auto's pick, or None
-    pl.seed_everything(cfg.seed, workers=True)
+    ckpt_path = resume_checkpoint(cfg)  # ckpt_path (or =last), or resume=auto's pick, or None
     out = run_dir(cfg)
+    check_run_dir(out, ckpt_path)  # writable; a finished run there is never overwritten
+    pl.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg)
     log.info("Data: %s", cfg.data._target_)
     model = build_model(cfg, datamodule)
     log.info("Model: %s\n%s", cfg.model._target_, model)
+    if ckpt_path:
+        check_checkpoint_fits(ckpt_path, model)  # another model's checkpoint: say which
     callbacks = [*build_callbacks(cfg), RunRecord(container(cfg.data))]
     callbacks.append(GracefulStop(out / "checkpoints"))  # SIGTERM: save last.ckpt, then stop
+    # Always on, not in the config: generators saved for exact resume; a crash saves last.ckpt.
+    callbacks += [ExactResume(), CrashCheckpoint(out / "checkpoints")]
     loggers = build_loggers(cfg)
-    trainer = build_trainer(cfg, callbacks, loggers)
+    # Checkpoints written to a temporary file and renamed: a kill mid-save keeps the old one.
+    trainer = build_trainer(cfg, callbacks, loggers, plugins=[AtomicCheckpointIO()])
     check_sweep_launch(trainer)  # bp-train -m with Lightning's re-run DDP launcher: refuse
     if trainer.is_global_zero:
         log.info("Run directory: %s", out.resolve())

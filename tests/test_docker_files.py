@@ -171,8 +171,9 @@ def test_compose_train_reserves_a_gpu_and_its_command_is_a_valid_config(compose,
     check_train_config(cfg)
 
 
-def test_readme_section_uses_the_same_image_and_files(compose):
-    section = (REPO / "docs" / "readme" / "docker.md").read_text()
+@pytest.mark.parametrize("page", ["README.md", "docs/docker.md"])
+def test_docs_use_the_same_image_and_files(compose, page):
+    section = (REPO / page).read_text()
     image = compose["services"]["train"]["image"]
     assert f"docker build -t {image} ." in section
     assert f"docker compose -f {COMPOSE.relative_to(REPO)} up" in section

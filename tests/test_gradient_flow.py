@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import Logger
+from pytorch_lightning.loggers import Logger, TensorBoardLogger
 from pytorch_lightning.plugins.precision import MixedPrecision
 
-from bp_app.callbacks.gradient_flow import GradientFlow
+from bp_app.callbacks.gradient_flow import GradientFlow, add_histogram
 from bp_app.data.digits import DigitsDataModule
 from bp_app.models.mlp import MLPClassifier
 from bp_app.train import train
@@ -130,3 +130,15 @@ def test_nothing_happens_off_its_steps_or_off_rank_zero():
 def test_every_n_steps_must_be_positive():
     with pytest.raises(ValueError, match="every_n_steps must be >= 1"):
         GradientFlow(every_n_steps=0)
+
+
+def test_histograms_skip_non_finite_gradients_of_an_overflowing_fp16_step(tmp_path):
+    """Under 16-mixed a step may overflow (the scaler then skips it): its inf gradients must
+    not crash the histogram, and the finite values of a mixed tensor are still drawn."""
+    logger = TensorBoardLogger(tmp_path, name="tb", version="")
+    trainer = SimpleNamespace(loggers=[logger])
+    add_histogram(trainer, "gradients/all_inf", torch.full((4,), float("inf")), step=0)
+    add_histogram(trainer, "gradients/mixed", torch.tensor([1.0, float("nan"), 2.0]), step=0)
+    logger.experiment.flush()
+    _, histograms = read_events(tmp_path / "tb")
+    assert "gradients/mixed" in histograms and "gradients/all_inf" not in histograms

@@ -72,7 +72,7 @@ def test_missing_files_name_the_folder_and_the_fix(tmp_path):
 def test_corrupt_file_is_a_data_error(tmp_path):
     raw = write_fake_mnist(tmp_path, n_train=20, n_test=10)
     (raw / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x00\x00garbage")
-    with pytest.raises(DataError, match="could not be read"):
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte is not an IDX file"):
         MNISTDataModule(root=str(tmp_path), val_size=5).setup()
 
 

@@ -79,7 +79,9 @@ def test_sweep_jobs_resume_their_own_earlier_job(tmp_path, same_command):
 
 def test_explicit_ckpt_path_wins_and_never_starts_fresh(tmp_path, same_command):
     fake_run(tmp_path / "mlp_digits", "stopped", OVERRIDES, when=1_000)
-    assert resume.resume_checkpoint(config(tmp_path, ckpt_path="x.ckpt")) == "x.ckpt"
+    explicit = tmp_path / "x.ckpt"
+    explicit.write_text("")
+    assert resume.resume_checkpoint(config(tmp_path, ckpt_path=str(explicit))) == str(explicit)
     assert resume.resume_checkpoint(config(tmp_path, resume="never")) is None
 
 

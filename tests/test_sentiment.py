@@ -10,7 +10,7 @@ from bp_app.config.checks import check_train_config
 from bp_app.errors import ConfigError
 from bp_app.models.sentiment import BagOfEmbeddings, RecurrentEncoder
 from bp_app.train import train
-from tests.conftest import FAST
+from tests.conftest import FAST, compose_config
 
 
 def padded(ids: list[int], width: int) -> torch.Tensor:
@@ -66,9 +66,12 @@ SMALL_NEGATION = [
 ]
 
 
-def test_lstm_beats_the_bag_of_embeddings_on_the_negation_corpus(train_config):
-    lstm = train(train_config([*SMALL_NEGATION, "model=sentiment", "logger=none"]))
-    bag = train(train_config([*SMALL_NEGATION, "model=bag_of_embeddings", "logger=none"]))
+def test_lstm_beats_the_bag_of_embeddings_on_the_negation_corpus(tmp_path):
+    # Two runs, two run directories: bp-train never writes over a finished run.
+    lstm, bag = (
+        train(compose_config("train", [*SMALL_NEGATION, f"model={m}", "logger=none"], tmp_path / m))
+        for m in ("sentiment", "bag_of_embeddings")
+    )
     # Word order decides these labels: the LSTM reads it, the mean of embeddings cannot.
     print(f"negation, small run: LSTM {lstm['test/acc']:.3f}, bag {bag['test/acc']:.3f}")
     assert lstm["test/acc"] >= 0.9

@@ -209,7 +209,11 @@ class ManualBackpropMixin(StepGroupsMixin):
 
     def update_stage(self, optimizer: Any) -> None:
         """Update: θ ← θ − η · update_rule(g). Lightning's wrapper also counts ``global_step``."""
-        optimizer.step()
+        # NaN guard hook: with callbacks.nan_guard.action=skip, bp_app/callbacks/nan_guard.py sets
+        # `update_gate`, which returns False for an update whose gradients are not finite.
+        gate = getattr(self, "update_gate", None)
+        if gate is None or gate(optimizer):
+            optimizer.step()
 
     def reset_stage(self, optimizer: Any) -> None:
         """Reset: g ← 0 (as None, so the next backward writes instead of adds)."""

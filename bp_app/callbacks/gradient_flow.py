@@ -114,7 +114,15 @@ def log_scalars(trainer: pl.Trainer, prefix: str, values: dict[str, Tensor], ste
 
 
 def add_histogram(trainer: pl.Trainer, tag: str, values: Tensor, step: int) -> None:
-    """A histogram on each TensorBoard logger (other loggers have no histograms)."""
+    """A histogram on each TensorBoard logger (other loggers have no histograms).
+
+    Only the finite values: under 16-mixed an overflowing step (which the grad scaler then
+    skips) has inf gradients, and a histogram of nothing but infs cannot be drawn.
+    """
+    values = values.detach().float().cpu()
+    values = values[torch.isfinite(values)]
+    if values.numel() == 0:
+        return
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            logger.experiment.add_histogram(tag, values.float().cpu(), step)
+            logger.experiment.add_histogram(tag, values, step)

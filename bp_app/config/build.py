@@ -12,6 +12,7 @@ from hydra.utils import get_class
 from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks.progress import ProgressBar
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from bp_app.config import config_dir
 from bp_app.errors import BPAppError, ConfigError
@@ -20,8 +21,9 @@ from bp_app.errors import BPAppError, ConfigError
 def instantiate(node: Any, where: str = "", **kwargs: Any) -> Any:
     """Hydra's instantiate, with the user's mistakes unwrapped from Hydra's exception.
 
-    A constructor that rejects a value (ValueError, ConfigError, DataError) reaches the user as
-    a plain ``bp-train: error:`` line naming the config group, not as a traceback.
+    A constructor that rejects a value (ValueError, ConfigError, DataError, or Lightning's
+    MisconfigurationException, e.g. trainer.max_epochs=-5) reaches the user as a plain
+    ``bp-train: error:`` line naming the config group, not as a traceback.
     """
     try:
         return hydra_instantiate(node, **kwargs)
@@ -29,7 +31,7 @@ def instantiate(node: Any, where: str = "", **kwargs: Any) -> Any:
         cause = error.__cause__
         if isinstance(cause, BPAppError):
             raise cause from None
-        if isinstance(cause, ValueError):
+        if isinstance(cause, (ValueError, MisconfigurationException)):
             message = str(cause)
             raise ConfigError(
                 message if message.startswith(where) else f"{where}: {message}"
@@ -109,8 +111,13 @@ def build_loggers(cfg: DictConfig) -> list[Any] | bool:
     return [instantiate(node, "logger", _convert_="all")]
 
 
-def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], logger: Any) -> pl.Trainer:
-    return instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=logger, _convert_="all")
+def build_trainer(
+    cfg: DictConfig, callbacks: list[pl.Callback], logger: Any, plugins: list[Any] | None = None
+) -> pl.Trainer:
+    extra = {"plugins": plugins} if plugins else {}
+    return instantiate(
+        cfg.trainer, "trainer", callbacks=callbacks, logger=logger, _convert_="all", **extra
+    )
 
 
 def run_dir(cfg: DictConfig) -> Path:

@@ -9,10 +9,15 @@ from omegaconf import DictConfig
 from bp_app.config.build import check_model_fits_data, container
 from bp_app.config.validate import check_group_keys, walk_targets
 from bp_app.optim.factory import check_optimizer_config, check_scheduler_config
-from bp_app.optim.ranges import check_descent, check_regularization_ranges
+from bp_app.optim.ranges import Range, check_descent, check_ranges, check_regularization_ranges
 
 REGULARIZATION_KEYS = {"name", "l1", "l2", "include_bias"}
 DESCENT_KEYS = {"mode"}
+# Every model's shared settings; each model checks its own, but only once it is built.
+MODEL_RANGES = {
+    "dropout": Range(0, 1, meaning="the share of units zeroed in training; 0 turns it off"),
+    "gradient_clip_val": Range(0, meaning="the clipping threshold c; null or 0: off"),
+}
 # Scheduler keys depend on the schedule: bp_app.optim.schedulers.SCHEDULER_KEYS checks them.
 
 
@@ -35,6 +40,7 @@ def check_train_config(cfg: DictConfig) -> None:
         if node:
             walk_targets(node, group, sources)
     # Optimization: keys, then ranges (lr > 0, β and ρ in [0, 1), λ >= 0, batch size >= 1).
+    check_ranges(container(cfg.model) or {}, "model", MODEL_RANGES)
     check_optimizer_config(container(cfg.optimizer))
     regularization = container(cfg.regularization) or {}
     check_group_keys(regularization, "regularization", REGULARIZATION_KEYS)

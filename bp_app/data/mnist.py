@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,36 @@ RAW_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
+
+
+# IDX: a 4-byte magic number (0, 0, the value type, the number of dimensions), each dimension as
+# a big-endian int32, then the values. MNIST's are unsigned bytes (type 0x08).
+IDX_VALUE_BYTES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
+
+
+def check_idx_file(path: Path) -> None:
+    """A damaged or truncated IDX file fails naming the file and what its header promises."""
+    fix = (
+        f"Replace it: delete the files in {path.parent} and download them again "
+        "(data.download=true), or copy the original files there."
+    )
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+        if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] not in IDX_VALUE_BYTES:
+            raise DataError(f"{path} is not an IDX file (it starts with {magic!r}). {fix}")
+        header = handle.read(4 * magic[3])
+    if len(header) < 4 * magic[3]:
+        raise DataError(f"{path} is truncated inside its header ({size} bytes). {fix}")
+    dims = struct.unpack(f">{magic[3]}i", header)
+    expected = 4 + len(header) + math.prod(dims) * IDX_VALUE_BYTES[magic[2]]
+    if size != expected:
+        shape = " x ".join(map(str, dims))
+        state = "truncated" if size < expected else "longer than its header says"
+        raise DataError(
+            f"{path} is {state}: its header promises {shape} values ({expected:,} bytes) but the "
+            f"file has {size:,} bytes. {fix}"
+        )
 
 
 class MNISTDataModule(InMemoryDataModule):
@@ -95,6 +127,8 @@ class MNISTDataModule(InMemoryDataModule):
 
     def load_splits(self) -> dict[str, tuple[Tensor, ...]]:
         self.prepare_data()
+        for name in RAW_FILES:
+            check_idx_file(self.raw_dir / name)
         try:
             train = MNIST(str(self.root), train=True, download=False)
             test = MNIST(str(self.root), train=False, download=False)

@@ -37,7 +37,13 @@ def read_labelled_csv(
 ) -> tuple[list[str], list[str]]:
     """Texts and label strings of every row, checked: a missing column, an empty text or a
     missing label fails naming the file and the line."""
-    reader = csv.DictReader(io.StringIO(read_utf8(path), newline=""), delimiter=delimiter)
+    content = read_utf8(path)
+    if not content.strip():
+        raise DataError(
+            f"{path} is empty: it needs a header line naming the columns (e.g. "
+            f"{text_column},{label_column}) and then one text and its label per line"
+        )
+    reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
     columns = reader.fieldnames or []
     for key, column in (("text_column", text_column), ("label_column", label_column)):
         if column not in columns:

@@ -1,0 +1,103 @@
+"""A crash during training saves last.ckpt on the way out, so ``ckpt_path=last`` continues it.
+
+Lightning 2.6's ``ModelCheckpoint(save_on_exception=True)`` saves on any exception, whatever
+state the step left behind: after a non-finite update (the NaN guard's stop) it would replace
+the last good checkpoint with NaN weights, and after an update whose step did not finish it
+would save a state that no resume can continue exactly. ``CrashCheckpoint`` saves only what
+resumes exactly (with ExactResume): the state after the last finished step.
+
+- An exception between steps (data loading, a callback, validation) or inside a step before its
+  update: last.ckpt holds the weights, optimizer and scheduler of the last finished step, and
+  the resumed run redoes the failed step. (A forward pass that had already run updated any
+  batch-norm running statistics once more; nothing else moved.)
+- An exception after the update of an unfinished step, or inside a batch-descent step once
+  chunks of the epoch were accumulated: the previous last.ckpt is kept, and the log says so.
+- An exception before training began (a data error while fit sets up) saves nothing: the
+  weights are not restored yet, and the run's last.ckpt must stay as it was.
+- The NaN guard's stop and SIGTERM (GracefulStop saves that one) are left alone; so is a crash
+  under DDP, where a save waits for every rank and the others may never arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.trainer.states import TrainerFn
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from bp_app.callbacks.graceful_stop import LAST_CHECKPOINT
+from bp_app.callbacks.nan_guard import NonFiniteError
+
+log = logging.getLogger(__name__)
+
+
+class CrashCheckpoint(pl.Callback):
+    """On an exception in ``fit``, write ``last.ckpt`` as of the last finished step."""
+
+    def __init__(self, dirpath: str | Path) -> None:
+        self.dirpath = Path(dirpath)
+        self.step_at_batch_start = 0
+        self.training = False  # set once the weights are restored and training began
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.training = True
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self.training = False
+
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        self.step_at_batch_start = trainer.global_step  # a Python int: costs nothing
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        if trainer.state.fn != TrainerFn.FITTING or not self.training:
+            # Before training began (data loading, the checkpoint restore) there is nothing new to
+            # keep, and saving would replace a resumed run's last.ckpt with unrestored weights.
+            return
+        if isinstance(exception, (SIGTERMException, NonFiniteError)):
+            return
+        reason = self.unsaveable(trainer, pl_module)
+        if reason:
+            log.error(
+                "%s during training: %s, so no checkpoint was written; resume from the last one "
+                "(ckpt_path=last)",
+                type(exception).__name__,
+                reason,
+            )
+            return
+        configured = getattr(trainer.checkpoint_callback, "dirpath", None)
+        path = Path(configured or self.dirpath) / LAST_CHECKPOINT
+        try:
+            trainer.save_checkpoint(path, weights_only=False)
+        except Exception as error:  # e.g. a full disk, or the NaN guard refusing broken weights
+            log.error(
+                "%s during training; last.ckpt was not written: %s", type(exception).__name__, error
+            )
+            return
+        log.error(
+            "%s during training: saved %s after global step %d. Start the same command again to "
+            "continue from it (resume=auto), or add ckpt_path=last",
+            type(exception).__name__,
+            path,
+            trainer.global_step,
+        )
+
+    def unsaveable(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> str | None:
+        """Why the state cannot be saved as the last finished step; None when it can."""
+        if trainer.world_size > 1:
+            return "a save under DDP needs every rank, and the others may have stopped elsewhere"
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        if progress.started <= progress.processed:
+            return None  # between steps
+        if trainer.global_step != self.step_at_batch_start:
+            return f"the update of step {trainer.global_step} ran but its step did not finish"
+        if getattr(pl_module, "full_batch", False) and progress.processed > 0:
+            return (
+                "batch descent had accumulated part of the epoch's gradient and the failed chunk "
+                "may have added to it"
+            )
+        return None

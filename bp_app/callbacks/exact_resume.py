@@ -1,0 +1,148 @@
+"""Exact resume: what a Lightning checkpoint leaves out, so that a resume continues bit for bit.
+
+Lightning saves the weights, the optimizer and scheduler states, the loop counters and (through
+``TensorBatchLoader.state_dict``) where the epoch's shuffled order stands. Three things it does
+not save, which ``ExactResume`` adds under ``checkpoint["bp_app_resume"]``:
+
+- the random generators (torch CPU and CUDA, numpy, Python's ``random``): dropout masks and
+  augmentation after the resume draw what they would have drawn without the stop;
+- under batch descent, the gradient accumulated by the epoch's finished chunks (a checkpoint in
+  the middle of an epoch would otherwise lose it);
+- for a checkpoint written while a step was in flight (a crash, see crash_checkpoint.py), the
+  position of the last finished step: Lightning's counters already roll back to it on resume,
+  the loader position and the torch generators are rolled back here, so the step is redone.
+
+Everything is stored as tensors, lists and ints: checkpoints still load with ``weights_only``.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.trainer.states import TrainerFn
+
+STATE_KEY = "bp_app_resume"
+
+
+def torch_generators() -> dict[str, Any]:
+    """The torch generators: the CPU's, and every GPU's once CUDA is in use (a host-side copy)."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_initialized():  # (is_available() costs ~30 µs once Lightning is imported)
+        state["torch_cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def all_generators(torch_state: dict[str, Any]) -> dict[str, Any]:
+    """``torch_state`` plus numpy's and Python's global generators, as plain lists."""
+    _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {
+        **torch_state,
+        "numpy": {
+            "keys": keys.tolist(),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
+        "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
+    }
+
+
+def restore_generators(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "torch_cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["torch_cuda"])
+    numpy_state = state["numpy"]
+    np.random.set_state(
+        (
+            "MT19937",
+            np.asarray(numpy_state["keys"], dtype=np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
+    python = state["python"]
+    random.setstate((python["version"], tuple(python["internal"]), python["gauss_next"]))
+
+
+class ExactResume(pl.Callback):
+    """Saves and restores the generators (and batch descent's partial gradient); bp-train always
+    adds it, so it cannot be left out of a config by accident."""
+
+    def __init__(self) -> None:
+        # The torch generators where the next batch begins: before it is fetched and augmented.
+        # Only torch's move during a step (dropout, augmentation); numpy's and Python's are not
+        # drawn from by any bp_app step, so their current state is their state at the boundary.
+        self.boundary: dict[str, Any] | None = None
+        self.loaded: dict[str, Any] | None = None
+
+    # ---------------------------------------------------------------- step boundaries
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.boundary = torch_generators()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, *args: Any) -> None:
+        self.boundary = torch_generators()  # a host-side copy of a few kilobytes: no device sync
+
+    # ---------------------------------------------------------------- saving
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        fitting = trainer.state.fn == TrainerFn.FITTING
+        # A batch was fetched but its step did not finish: save the last finished step instead.
+        in_flight = fitting and progress.ready > progress.processed
+        state: dict[str, Any] = {
+            "generators": all_generators(
+                self.boundary if in_flight and self.boundary else torch_generators()
+            )
+        }
+        if in_flight:
+            rewind_loader_position(checkpoint, batches_done=progress.processed)
+        mid_epoch = 0 < progress.processed < trainer.num_training_batches
+        no_step_running = progress.started == progress.processed  # (crash_checkpoint.py)
+        if fitting and getattr(pl_module, "full_batch", False) and mid_epoch and no_step_running:
+            # Batch descent: Σ_b (n_b / N) ∇J_b so far; the epoch's update needs all of it.
+            state["accumulated_grad"] = {
+                name: p.grad.detach()
+                for name, p in pl_module.named_parameters()
+                if p.grad is not None
+            }
+        checkpoint[STATE_KEY] = state
+
+    # ---------------------------------------------------------------- loading
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        self.loaded = checkpoint.get(STATE_KEY)  # applied at on_train_start, after all restoring
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.loaded is None:
+            return
+        restore_generators(self.loaded["generators"])
+        self.boundary = torch_generators()
+        grads = self.loaded.get("accumulated_grad", {})
+        for name, p in pl_module.named_parameters():
+            if name in grads:
+                p.grad = grads[name].to(device=p.device, dtype=p.dtype)
+        if getattr(pl_module, "full_batch", False):
+            # Lightning skips on_train_epoch_start when it resumes mid-epoch; batch descent counts
+            # the epoch's samples N there (the weights n_b / N of its chunks).
+            pl_module.on_train_epoch_start()
+        self.loaded = None
+
+
+def rewind_loader_position(checkpoint: dict[str, Any], batches_done: int) -> None:
+    """Set the saved loader position (TensorBatchLoader.state_dict) to the finished batches.
+
+    The loader counts a batch as done when it hands it out; Lightning counts it when its step
+    has run, and on resume rolls its own counters back to that. The two must agree.
+    """
+    fit_state = checkpoint.get("loops", {}).get("fit_loop", {}).get("state_dict", {})
+    for loader_state in fit_state.get("combined_loader", []):
+        if isinstance(loader_state, dict) and "batches_done" in loader_state:
+            loader_state["batches_done"] = batches_done

@@ -1,0 +1,75 @@
+"""Before resuming: does the checkpoint belong to the model this run builds?
+
+Lightning would find out inside ``fit`` with a ``load_state_dict`` traceback listing missing and
+unexpected keys. This check says which model the checkpoint holds, which option builds it, and
+which setting differs when the model is the same but its sizes are not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import yaml
+
+from bp_app.checkpoints import load_checkpoint
+from bp_app.config import config_dir
+from bp_app.errors import ConfigError
+
+# Choices a resumed run may change; they do not size the weights.
+TRAINING_CHOICES = {"optimizer", "scheduler", "regularization", "descent"}
+
+
+def model_option(target: str) -> str:
+    """The ``model=`` option whose config builds ``target`` (or the class path itself)."""
+    for path in sorted((config_dir() / "model").glob("*.yaml")):
+        if (yaml.safe_load(path.read_text()) or {}).get("_target_") == target:
+            return f"model={path.stem}"
+    return target
+
+
+def differing_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """'key: checkpoint <a>, this run <b>' for the hyperparameters that differ."""
+    keys = sorted((set(saved) & set(current)) - TRAINING_CHOICES)
+    return [
+        f"{k}: checkpoint {saved[k]!r}, this run {current[k]!r}"
+        for k in keys
+        if saved[k] != current[k]
+    ]
+
+
+def check_checkpoint_fits(path: str | Path, model: pl.LightningModule) -> None:
+    """Raise ConfigError unless the checkpoint at ``path`` holds weights for ``model``."""
+    checkpoint = load_checkpoint(path)  # exists, loads with weights_only, written by bp-train
+    cls = type(model)
+    built = f"{cls.__module__}.{cls.__qualname__}"
+    saved_target = checkpoint["bp_app"].get("model_target", "?")
+    if saved_target != built:
+        raise ConfigError(
+            f"ckpt_path={path} holds a {saved_target.rsplit('.', 1)[-1]} "
+            f"({model_option(saved_target)}), but this run builds {cls.__name__} "
+            f"({model_option(built)}). Resume it with the model it was trained with "
+            f"({model_option(saved_target)} and the options in that run's .hydra/config.yaml), "
+            "or pass a checkpoint of this model."
+        )
+    saved, own = checkpoint.get("state_dict", {}), model.state_dict()
+    mismatched = [k for k in own if k in saved and tuple(saved[k].shape) != tuple(own[k].shape)]
+    missing = [k for k in own if k not in saved]
+    unexpected = [k for k in saved if k not in own]
+    if not (mismatched or missing or unexpected):
+        return
+    if mismatched:
+        key = mismatched[0]
+        problem = f"weight {key} is {tuple(saved[key].shape)} there, {tuple(own[key].shape)} here"
+    else:
+        problem = f"weights {', '.join((missing or unexpected)[:3])} are in only one of them"
+    settings = differing_settings(
+        dict(checkpoint.get("hyper_parameters", {})), dict(getattr(model, "hparams", {}))
+    )
+    hint = f" Settings that differ: {'; '.join(settings)}." if settings else ""
+    raise ConfigError(
+        f"ckpt_path={path} holds a {cls.__name__} of another size ({problem}).{hint} Use the "
+        "model and data options of the run that wrote it (its .hydra/config.yaml), or a "
+        "checkpoint of this model."
+    )

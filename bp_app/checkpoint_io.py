@@ -1,0 +1,65 @@
+"""Atomic checkpoint files: a run killed while saving leaves the previous checkpoint readable.
+
+What Lightning 2.6 does (``TorchCheckpointIO`` -> ``lightning_fabric.utilities.cloud_io.
+_atomic_save``): it serializes the checkpoint into memory, then writes it inside an fsspec
+transaction. On a local disk that transaction writes to a file from ``tempfile.mkstemp()``, in
+the system temporary folder, and on commit ``shutil.move``s it onto the checkpoint. That is an
+atomic rename only when the temporary folder and the run directory share one filesystem. When
+they do not (a Docker volume for outputs, a tmpfs /tmp, a cluster's scratch disk), ``move``
+copies the bytes into the checkpoint's own path, and a kill during that copy leaves a truncated
+last.ckpt in place of the good one. Nothing is fsynced either, and a large checkpoint must also
+fit in the temporary folder.
+
+``AtomicCheckpointIO`` writes beside the checkpoint (same folder, same filesystem), fsyncs,
+and ``os.replace``s it over the old file: readers see the old file or the new one, never half.
+Remote paths (s3://, gs://) keep Lightning's own transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning_fabric.utilities.cloud_io import _is_local_file_protocol
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """TorchCheckpointIO whose local saves are write-to-temporary, fsync, then rename."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None or not _is_local_file_protocol(str(path)):
+            super().save_checkpoint(checkpoint, path, storage_options=storage_options)
+            return
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Hidden and not ending in .ckpt: a leftover from a kill is never taken for a checkpoint.
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "wb") as handle:
+                torch.save(checkpoint, handle)
+                handle.flush()
+                os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
+            os.replace(temporary, path)  # atomic within one filesystem (POSIX rename)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (where the platform allows fsync on a folder)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,281 @@
+"""Bad input matrix: each mistake fails with a message that says what is wrong, where and how to
+fix it, and destroys none of the run directory's earlier output.
+
+Every in-process case runs ``train`` in a run directory that already holds an unfinished run
+(checkpoints, TensorBoard events) and checks that the error is a BPAppError (bp-train prints it
+as one ``bp-train: error:`` line and exits with status 2: see the command-line cases) and that
+every earlier file is still there, byte for byte. The command-line cases cover what only the
+command line shows: Hydra's own errors, exit statuses, and a refused run directory whose .hydra/
+record must survive too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException, MissingConfigException
+
+from bp_app.errors import BPAppError
+from bp_app.predict import predict
+from bp_app.train import train
+from tests.conftest import FAST, REPO, compose_config, run_command
+from tests.fake_mnist import write_fake_mnist
+
+QUICK = [*FAST, "callbacks.gradient_flow=null", "callbacks.image_panels=null"]
+MNIST = ["data=mnist", "data.batch_size=64"]
+
+
+# ---------------------------------------------------------------- the earlier run
+@pytest.fixture(scope="module")
+def mnist_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("mnist")
+    write_fake_mnist(root, n_train=300, n_test=100)
+    return root
+
+
+@pytest.fixture(scope="module")
+def earlier_run(tmp_path_factory, mnist_root) -> Path:
+    """An MLP run on (fake) MNIST that crashed in its second epoch: last.ckpt, the best
+    checkpoint, TensorBoard events, no metrics.json. The MNIST cases resume it."""
+    root = tmp_path_factory.mktemp("earlier")
+    crash = ["+callbacks.crash._target_=tests.interrupt.CrashAt", "+callbacks.crash.epoch=1"]
+    data = [f"data.root={mnist_root}", "data.val_size=50"]
+    overrides = [*QUICK, *MNIST, *data, "trainer.max_epochs=2", *crash, "+callbacks.crash.batch=0"]
+    with pytest.raises(RuntimeError, match="crash before epoch 1"):
+        train(compose_config("train", overrides, root / "run"))
+    assert (root / "run" / "checkpoints" / "last.ckpt").is_file()
+    return root / "run"
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def assert_kept(before: dict[str, str], folder: Path) -> None:
+    after = snapshot(folder)
+    changed = [name for name, digest in before.items() if after.get(name) != digest]
+    assert not changed, f"earlier output changed or deleted: {changed}"
+
+
+# ---------------------------------------------------------------- in-process cases
+@dataclass
+class Case:
+    """``overrides`` for bp-train; ``setup(tmp)`` may write files and return more overrides."""
+
+    overrides: list[str]
+    expect: tuple[str, ...]
+    setup: Callable[[Path], list[str]] = field(default=lambda tmp: [])
+
+
+def user_experiment(tmp: Path) -> list[str]:
+    experiments = tmp / "user_conf" / "experiment"
+    experiments.mkdir(parents=True)
+    (experiments / "mine.yaml").write_text("# @package _global_\nmodel:\n  dropuot: 0.1\n")
+    return [f"hydra.searchpath=[file://{experiments.parent}]", "experiment=mine"]
+
+
+def truncated_mnist(tmp: Path) -> list[str]:
+    raw = write_fake_mnist(tmp / "data", n_train=60, n_test=20)
+    images = raw / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:20_000])  # a download cut off
+    return [*MNIST, f"data.root={tmp / 'data'}"]
+
+
+def csv_file(name: str, text: str, data: str, model: str) -> Callable[[Path], list[str]]:
+    def write(tmp: Path) -> list[str]:
+        (tmp / name).write_text(text)
+        return [f"model={model}", f"data={data}", f"data.path={tmp / name}"]
+
+    return write
+
+
+def finish(run_dir: Path) -> list[str]:
+    (run_dir / "metrics.json").write_text("{}\n")  # what a finished run leaves
+    return []
+
+
+def series(values: list[str]) -> str:
+    return "month,value\n" + "".join(
+        f"19{49 + i // 12}-{i % 12 + 1:02d},{v}\n" for i, v in enumerate(values)
+    )
+
+
+REVIEWS = "text,label\ngood film,pos\n,neg\nbad film,neg\n"
+UNLABELLED = "text,label\ngood film,pos\nbad film,\n"
+WITH_NAN = series(["112", "118", "nan", *[str(100 + i) for i in range(60)]])
+WITH_TEXT = series(["112", "118", "lots", *[str(100 + i) for i in range(60)]])
+SHORT = series([str(100 + i) for i in range(20)])
+
+CASES = {
+    # ------------------------------------------------ config
+    "misspelled key in a YAML file": Case(
+        [], ("'model.dropuot'", "Did you mean 'dropout'"), user_experiment
+    ),
+    "wrong type": Case(["trainer.max_epochs=abc"], ("trainer.max_epochs='abc'", "expected int")),
+    "learning rate 0": Case(["optimizer.lr=0"], ("optimizer.lr=0 is out of range", "(0, inf)")),
+    "negative learning rate": Case(["optimizer=sgd", "optimizer.lr=-0.1"], ("optimizer.lr=-0.1",)),
+    "dropout 1": Case(["model.dropout=1.0"], ("model.dropout=1.0 is out of range", "[0, 1)")),
+    "batch size 0": Case(["data.batch_size=0"], ("data.batch_size=0 is out of range", "[1, inf)")),
+    "negative epochs": Case([*MNIST, "trainer.max_epochs=-5"], ("trainer:", "max_epochs", "-5")),
+    "checkpoint that does not exist": Case(
+        ["ckpt_path=/no/such/last.ckpt"], ("'/no/such/last.ckpt' does not exist", "ckpt_path=last")
+    ),
+    "checkpoint of another model": Case(
+        ["model=cnn", *MNIST, "ckpt_path=last"],
+        ("holds a MLPClassifier (model=mlp), but this run builds CNNClassifier (model=cnn)",),
+    ),
+    "checkpoint of another size": Case(
+        ["model.hidden_sizes=[32]", *MNIST, "ckpt_path=last"],
+        ("of another size", "hidden_sizes: checkpoint [128], this run [32]"),
+    ),
+    # ------------------------------------------------ data
+    # The MNIST cases resume the earlier run and fail inside fit, while it loads the data.
+    "missing data root": Case(
+        [*MNIST, "data.root=/no/such/data"],
+        ("/no/such/data/MNIST/raw", "data.root=", "data.download=true"),
+    ),
+    "truncated IDX file": Case(
+        ["data.val_size=10"],
+        ("train-images-idx3-ubyte is truncated", "60 x 28 x 28", "download them again"),
+        truncated_mnist,
+    ),
+    "empty text": Case(
+        [],
+        ("reviews.csv, line 3: the 'text' column is empty", "give it a text or delete the row"),
+        csv_file("reviews.csv", REVIEWS, "text_csv", "sentiment"),
+    ),
+    "empty text file": Case(
+        [],
+        ("empty.csv is empty", "header line"),
+        csv_file("empty.csv", "", "text_csv", "sentiment"),
+    ),
+    "text CSV with a missing label": Case(
+        [],
+        ("line 3: the 'label' column is empty", "give the row a label"),
+        csv_file("reviews.csv", UNLABELLED, "text_csv", "sentiment"),
+    ),
+    "series with NaN": Case(
+        ["data.value_column=value"],
+        ("sales.csv column 'value' has 1 missing value(s), at line(s) 4", "data.fill=interpolate"),
+        csv_file("sales.csv", WITH_NAN, "series_csv", "forecaster"),
+    ),
+    "series with text": Case(
+        [],
+        ("sales.csv line 4, column 'value': 'lots' is not a number",),
+        csv_file("sales.csv", WITH_TEXT, "series_csv", "forecaster"),
+    ),
+    "series too short for the window": Case(
+        [],
+        ("has 20 points, too few for data.lookback=12", "Use a longer series or lower"),
+        csv_file("sales.csv", SHORT, "series_csv", "forecaster"),
+    ),
+    # ------------------------------------------------ environment
+    "finished run in the run directory": Case(
+        [],
+        ("already holds a finished run (metrics.json)", "new run directory", "ckpt_path="),
+        lambda tmp: finish(tmp / "outputs" / "mlp_digits" / "run"),
+    ),
+    "unfinished run and resume=never": Case(
+        ["resume=never"], ("holds an unfinished run", "resume=auto or ckpt_path=last")
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_fails_clearly_and_keeps_earlier_output(name, earlier_run, tmp_path):
+    case = CASES[name]
+    run_dir = tmp_path / "outputs" / "mlp_digits" / "run"
+    shutil.copytree(earlier_run, run_dir)
+    extra = case.setup(tmp_path)
+    before = snapshot(run_dir)
+    overrides = [*QUICK, f"paths.output_dir={tmp_path / 'outputs'}", *case.overrides, *extra]
+    with pytest.raises(BPAppError) as error:
+        train(compose_config("train", overrides, run_dir))
+    for part in case.expect:
+        assert part in str(error.value), str(error.value)
+    assert_kept(before, run_dir)
+
+
+def test_unwritable_output_directory(tmp_path):
+    # Root ignores permission bits (the tests run as root), but nobody can create a folder
+    # inside a regular file.
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder\n")
+    cfg = compose_config("train", [*QUICK], blocker / "run")
+    with pytest.raises(BPAppError, match=r"a_file is a file, not a folder.*paths\.output_dir="):
+        train(cfg)
+    assert blocker.read_text() == "not a folder\n"
+
+
+def test_corrupt_image_for_prediction(earlier_run, tmp_path, capsys):
+    before = snapshot(earlier_run)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not the rest of a PNG")
+    checkpoint = earlier_run / "checkpoints" / "last.ckpt"
+    cfg = compose_config("predict", [f"ckpt_path={checkpoint}", f"inputs=[{broken}]"], tmp_path)
+    with pytest.raises(BPAppError, match=r"1 of 1 inputs could not be predicted: .*broken\.png"):
+        predict(cfg)
+    assert f"{broken}: error: not a readable PNG or JPEG image" in capsys.readouterr().err
+    assert_kept(before, earlier_run)
+
+
+def test_unknown_group_option_lists_the_options(tmp_path):
+    with pytest.raises(MissingConfigException) as error:
+        compose_config("train", ["model=perceptron"], tmp_path / "run")
+    assert "Could not find 'model/perceptron'" in str(error.value) and "mlp" in str(error.value)
+
+
+def test_misspelled_top_level_key_in_a_yaml_file(tmp_path):
+    experiments = tmp_path / "user_conf" / "experiment"
+    experiments.mkdir(parents=True)
+    (experiments / "mine.yaml").write_text("# @package _global_\nseeed: 3\n")
+    searchpath = f"hydra.searchpath=[file://{experiments.parent}]"
+    with pytest.raises(ConfigCompositionException, match="Key 'seeed' not in 'TrainSchema'"):
+        compose_config("train", [searchpath, "experiment=mine"], tmp_path / "run")
+
+
+# ---------------------------------------------------------------- on the command line
+def bp_train(tmp_path: Path, *args: str):
+    return run_command("bp_app.train", [f"hydra.run.dir={tmp_path / 'run'}", *args], REPO)
+
+
+def test_cli_misspelled_key(tmp_path):
+    result = bp_train(tmp_path, "trainer.max_epoch=3")
+    assert result.returncode == 1  # Hydra's own composition error
+    assert "Could not override 'trainer.max_epoch'" in result.stderr
+    assert "not in struct" in result.stderr
+
+
+def test_cli_missing_mnist_exits_2_without_a_traceback(tmp_path):
+    result = bp_train(tmp_path, "data=mnist", f"data.root={tmp_path / 'nowhere'}")
+    assert result.returncode == 2
+    assert (
+        f"bp-train: error: MNIST files not found in {tmp_path / 'nowhere' / 'MNIST' / 'raw'}"
+        in (result.stderr)
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_never_overwrites_a_finished_run(earlier_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(earlier_run, run_dir)
+    (run_dir / "metrics.json").write_text("{}\n")
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "config.yaml").write_text("# the earlier run's config\n")
+    before = snapshot(run_dir)
+    result = bp_train(tmp_path, *QUICK)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"bp-train: error: the run directory {run_dir} already holds a finished run" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert_kept(before, run_dir)  # .hydra/config.yaml too: refused before Hydra wrote it
