@@ -195,3 +195,21 @@ def test_steps_per_batch_below_one_is_refused(train_config):
 
     with pytest.raises(ConfigError, match="data.steps_per_batch must be >= 1"):
         train(train_config([*FAST, "data.steps_per_batch=0"]))
+
+
+def test_a_crash_inside_a_group_saves_its_start_and_resumes_exactly(tmp_path):
+    from tests.interrupt import Interrupted
+    from tests.test_exact_resume import MINIBATCH, assert_same_end, crash_at, last, run
+
+    grouped = [*MINIBATCH, "data.steps_per_batch=4"]  # digits: groups of 4, 4, 2 an epoch
+    reference = run(tmp_path, "reference", grouped)
+    # Epoch 1, second group, inside its first step (after the backward, before the update).
+    with pytest.raises(Interrupted):
+        run(tmp_path, "crashed", [*grouped, *crash_at(epoch=1, batch=1, hook="before_update")])
+    crashed = tmp_path / "mlp_digits" / "crashed"
+    saved = last(crashed)
+    assert saved["global_step"] == 10 + 4
+    loader = saved["loops"]["fit_loop"]["state_dict"]["combined_loader"][0]
+    assert loader == {"epoch": 1, "batches_done": 4}, "the group is redone from its start"
+    run(tmp_path, "crashed", [*grouped, "ckpt_path=last"])
+    assert_same_end(crashed, reference)

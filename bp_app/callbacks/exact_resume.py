@@ -102,7 +102,10 @@ class ExactResume(pl.Callback):
             )
         }
         if in_flight:
-            rewind_loader_position(checkpoint, batches_done=progress.processed)
+            # Where the unfinished batch began: TensorBatchLoader counts mini-batches, several
+            # per batch with data.steps_per_batch; other loaders count batches as Lightning does.
+            start = getattr(trainer.train_dataloader, "last_batch_start", progress.processed)
+            rewind_loader_position(checkpoint, batches_done=start)
         mid_epoch = 0 < progress.processed < trainer.num_training_batches
         no_step_running = progress.started == progress.processed  # (crash_checkpoint.py)
         if fitting and getattr(pl_module, "full_batch", False) and mid_epoch and no_step_running:

@@ -103,6 +103,7 @@ class TensorBatchLoader:
         self.sampler = EpochShuffle(seed)
         self.batch_sampler = None  # Lightning inspects DataLoader-like attributes; batching is ours
         self._yielded = 0  # mini-batches handed out in the current epoch
+        self.last_batch_start = 0  # the mini-batch the last handed-out batch began with
         self._resume: dict[str, int] | None = None  # a mid-epoch checkpoint's position
 
     @property
@@ -170,5 +171,6 @@ class TensorBatchLoader:
                 (i * batch_size, min((i + 1) * batch_size, self.num_samples))
                 for i in range(begin, end)
             ]
-            self._yielded = begin = end
+            self.last_batch_start, self._yielded = begin, end
+            begin = end
             yield take(*bounds[0]) if k == 1 else StepGroup(take, bounds)
