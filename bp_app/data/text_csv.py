@@ -94,8 +94,8 @@ class TextCSVDataModule(TextDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__(max_len, max_vocab_size, min_freq, batch_size, eval_batch_size, seed)
-        # Checked when the data is read, not here: Hydra would wrap an error raised while
-        # instantiating in a traceback instead of bp-train's one-line message.
+        # Checked when the data is read (check_settings), so that composing and building the
+        # module stay cheap; the error then names the missing key.
         self.path = Path(path) if path else None
         self.text_column = text_column
         self.label_column = label_column
