@@ -123,6 +123,18 @@ def test_a_checkpoint_moves_between_the_two_forms(name):
     assert not torch.equal(model.single, torch.ones(4))
 
 
+def test_foreach_none_takes_the_per_tensor_loop_on_the_cpu(monkeypatch):
+    """None picks as torch.optim does: multi-tensor on a GPU, the loop on the CPU."""
+    calls = []
+    monkeypatch.setattr("bp_app.optim.multi_tensor.adam", lambda *args: calls.append(args))
+    params = [nn.Parameter(torch.zeros(3))]
+    params[0].grad = torch.ones(3)
+    build_optimizer(params, {"name": "adam", "lr": 0.1}).step()
+    assert calls == [] and not torch.equal(params[0], torch.zeros(3))  # the loop ran
+    build_optimizer(params, {"name": "adam", "lr": 0.1, "foreach": True}).step()
+    assert len(calls) == 1
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_state_dict_round_trips_through_a_checkpoint(name, tmp_path: Path):
     config = {"name": name, "impl": "explicit", **random_hyperparameters(name, random.Random(7))}

@@ -21,6 +21,13 @@ from torch import Tensor
 State = dict[Tensor, dict[str, Any]]
 
 
+def chosen(group: dict[str, Any]) -> bool:
+    """Whether a group's step takes this form: its ``foreach``, else whether it is on a GPU."""
+    if group["foreach"] is not None:
+        return bool(group["foreach"])
+    return any(w.device.type != "cpu" for w in group["params"])
+
+
 def buckets(group: dict[str, Any]) -> Iterator[tuple[list[Tensor], list[Tensor]]]:
     """(weights, gradients) per device and dtype: a foreach op needs its lists on one of each."""
     by_kind: dict[tuple, tuple[list[Tensor], list[Tensor]]] = defaultdict(lambda: ([], []))
@@ -53,7 +60,10 @@ def sgd(group: dict[str, Any], state: State) -> None:
                 torch._foreach_mul_(vs_old, mu)  # v ← μ v
                 torch._foreach_add_(vs_old, [gs[i] for i in old])  # v ← μ v + g
             vs = [state[w]["velocity"] for w in ws]
-            gs = torch._foreach_add(gs, vs, alpha=mu) if nesterov else vs  # d ← g + μ v | d ← v
+            if nesterov:  # in place, as torch.optim does: g is not read again before zero_grad
+                torch._foreach_add_(gs, vs, alpha=mu)  # d ← g + μ v
+            else:
+                gs = vs  # d ← v
         torch._foreach_add_(ws, gs, alpha=-lr)  # w ← w − η d
 
 
