@@ -13,11 +13,12 @@ from bp_app.config.build import (
     build_loggers,
     build_model,
     container,
-    data_options_of_kind,
 )
 from bp_app.config.checks import check_train_config
+from bp_app.config.choices import data_options_of_kind
 from bp_app.errors import ConfigError, DataError
-from bp_app.optim.factory import build_optimizer, build_scheduler
+from bp_app.optim.factory import build_optimizer
+from bp_app.optim.schedulers import build_scheduler
 
 # Data sets that need no files or network: the ones a model option is checked with.
 OFFLINE_DATA = ("digits", "negation", "sine", "airline")

@@ -1,0 +1,13 @@
+"""Every private Lightning, Lightning Fabric or torch API bp_app uses, in one place.
+
+Each use is wrapped in a function named for what it does, beside the version it was checked
+against; ``tests/test_compat.py`` fails when an installed version leaves the checked series or
+a private name changes, so an upgrade starts here.
+"""
+
+# Checked against these releases (the series the pyproject ranges and constraints.txt allow).
+CHECKED_AGAINST = {
+    "pytorch-lightning": "2.6.6",
+    "lightning-fabric": "2.6.6",
+    "torch": "2.14.1",
+}
