@@ -5,9 +5,10 @@ against; ``tests/test_compat.py`` fails when an installed version leaves the che
 a private name changes, so an upgrade starts here.
 """
 
-# Checked against these releases (the series the pyproject ranges and constraints.txt allow).
+# Checked against these releases, by import name (the pyproject ranges and constraints.txt
+# allow these series).
 CHECKED_AGAINST = {
-    "pytorch-lightning": "2.6.6",
-    "lightning-fabric": "2.6.6",
+    "pytorch_lightning": "2.6.6",
+    "lightning_fabric": "2.6.6",
     "torch": "2.14.1",
 }
