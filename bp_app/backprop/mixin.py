@@ -78,6 +78,7 @@ class ManualBackpropMixin:
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm
         self.count_pulled_back = False  # a StepGroup set Lightning's batch count to a logged step
+        self.last_in_group = True  # this step is its Lightning batch's last (see step_groups)
 
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
