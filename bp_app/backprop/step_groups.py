@@ -43,8 +43,11 @@ def run_group(module: ManualBackpropMixin, group: StepGroup, batch_idx: int) -> 
             loss = module.batch_descent_step(mini_batch, last_batch and i + 1 == len(group))
             continue
         # Per-step checks that keep only the group's last step (the NaN guard's gradient norms)
-        # skip the others.
-        module.last_in_group = i + 1 == len(group)
+        # skip the others. Set twice per group: an nn.Module attribute write is not free.
+        if i == 0 and len(group) > 1:
+            module.last_in_group = False
+        elif i + 1 == len(group):
+            module.last_in_group = True
         loss = module.gradient_step(mini_batch)
         if module.log_due():
             logged = i
@@ -53,7 +56,8 @@ def run_group(module: ManualBackpropMixin, group: StepGroup, batch_idx: int) -> 
             # count the mini-batches left as not trained on.
             trainer.train_dataloader.rewind(len(group) - i - 1)
             break
-    module.last_in_group = True
+    if not module.last_in_group:  # max_steps stopped the group early
+        module.last_in_group = True
     set_batches_that_stepped(trainer, start + (i if logged is None else logged))
     return loss, logged is not None and logged < i
 
