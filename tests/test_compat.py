@@ -60,3 +60,34 @@ def test_summary_writer_file_writer_and_foreach_norm(tmp_path):
         writer.close()
     tensors = [torch.tensor([3.0, 4.0]), torch.tensor([[1.0, 2.0], [2.0, 4.0]])]
     assert [float(n) for n in foreach_norm(tensors)] == [5.0, 5.0]
+
+
+def test_backward_skips_lightning_only_when_no_hook_listens():
+    """The mixin calls loss.backward() itself only where manual_backward would add nothing: a
+    callback with on_after_backward still gets each step, and the weights come out the same."""
+    import pytorch_lightning as pl
+
+    from bp_app.models.mlp import MLPClassifier
+    from tests.conftest import RandomImages
+
+    class Listener(pl.Callback):
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def on_after_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            self.steps.append(trainer.global_step)
+
+    def fit(callbacks: list) -> MLPClassifier:
+        torch.manual_seed(0)
+        model = MLPClassifier(input_shape=[1, 2, 3], num_classes=4, optimizer={"name": "adam"})
+        quiet_trainer(max_steps=3, callbacks=callbacks, limit_val_batches=0).fit(
+            model, datamodule=RandomImages(batch_size=8)
+        )
+        return model
+
+    listener = Listener()
+    heard, plain = fit([listener]), fit([])
+    assert listener.steps == [0, 1, 2] and heard.plain_backward is False
+    assert plain.plain_backward is True
+    for p, q in zip(heard.parameters(), plain.parameters(), strict=True):
+        assert torch.equal(p, q)

@@ -39,6 +39,7 @@ from bp_app.backprop.step_groups import (
     restore_count_for_validation,
     run_group,
 )
+from bp_app.compat.lightning import backward_without_hooks
 from bp_app.data.tensor_loader import StepGroup
 from bp_app.errors import ConfigError
 from bp_app.optim.factory import build_optimizer
@@ -79,6 +80,8 @@ class ManualBackpropMixin:
         self.gradient_clip_algorithm = gradient_clip_algorithm
         self.count_pulled_back = False  # a StepGroup set Lightning's batch count to a logged step
         self.last_in_group = True  # this step is its Lightning batch's last (see step_groups)
+        self.plain_backward_for: tuple[int, int] | None = None  # the Trainer it was decided for
+        self.plain_backward = False  # manual_backward would only call loss.backward()
 
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
@@ -193,7 +196,15 @@ class ManualBackpropMixin:
 
         ``weight`` is 1 but in batch descent, where it is the batch's share of the epoch.
         """
-        self.manual_backward(objective * weight if weight != 1.0 else objective)
+        objective = objective * weight if weight != 1.0 else objective
+        trainer = self.trainer
+        if self.plain_backward_for != (id(trainer), len(trainer.callbacks)):  # once per Trainer
+            self.plain_backward_for = (id(trainer), len(trainer.callbacks))
+            self.plain_backward = backward_without_hooks(trainer, self)
+        if self.plain_backward:
+            objective.backward()  # what manual_backward would do, without its empty hook calls
+        else:
+            self.manual_backward(objective)  # AMP loss scaling, DDP, backward hooks
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Runs between backward and update, on unscaled gradients, just after Lightning has run
