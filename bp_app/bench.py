@@ -1,7 +1,7 @@
 """bp-bench: bp_app's speed against a raw PyTorch loop and other references, in one process.
 
     bp-bench [--quick|--smoke] [--out bench.json] [--device auto|cpu|cuda] [--threads 1]
-             [--only epoch,optimizers,backprop,time_to_accuracy,whole_run,threads]
+             [--only epoch,optimizers,backprop,time_to_accuracy,whole_run,threads,startup]
 
 1. training epoch: the mixin in a pl.Trainer / the plainest PyTorch loop (seed MLP and CNN)
 2. the mixin / Lightning's automatic optimization, same model
@@ -12,6 +12,8 @@
    (bp_app.benchmarks.whole_run), and what the default callbacks and logger cost
 7. trainer.threads=auto against 1 thread and torch's default, with and without a competing
    process (bp_app.benchmarks.threads; CPU only)
+8. commands that do not train (--help, a config mistake, bp-eval without a checkpoint) against
+   ``python -c "import torch"`` (bp_app.benchmarks.startup)
 
 Every figure is a ratio of medians over interleaved repetitions (see each module). Prints a
 table and writes the whole report as JSON to ``--out``.
@@ -31,11 +33,19 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from bp_app.benchmarks import backprop, epochs, optimizers, time_to_accuracy, whole_run
+from bp_app.benchmarks import backprop, epochs, optimizers, startup, time_to_accuracy, whole_run
 from bp_app.benchmarks import threads as threads_bench
 from bp_app.benchmarks.report import table, targets
 
-SECTIONS = ("epoch", "optimizers", "backprop", "time_to_accuracy", "whole_run", "threads")
+SECTIONS = (
+    "epoch",
+    "optimizers",
+    "backprop",
+    "time_to_accuracy",
+    "whole_run",
+    "threads",
+    "startup",
+)
 
 # mode -> {model: (training samples, repetitions)} for the epoch comparison
 EPOCH_SIZES = {
@@ -54,6 +64,8 @@ WHOLE_RUN = {
 }
 # mode -> threads: (training samples per epoch, repetitions)
 THREADS = {"full": (30_000, 5), "quick": (12_800, 3), "smoke": (640, 1)}
+# mode -> start-up: repetitions of each command
+STARTUP = {"full": 5, "quick": 3, "smoke": 1}
 
 
 def machine(device: torch.device, threads: int) -> dict[str, Any]:
@@ -99,6 +111,7 @@ def run(
         "time_to_accuracy": lambda: time_to_accuracy.run(MAX_EPOCHS[mode], device.type, threads),
         "whole_run": lambda: whole_run.run(*WHOLE_RUN[mode], threads=threads),
         "threads": lambda: threads_row(mode, device),
+        "startup": lambda: startup.run(STARTUP[mode]),
     }
     for name in only:
         report[name] = measurements[name]()

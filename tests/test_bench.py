@@ -10,6 +10,7 @@ import torch
 from bp_app.benchmarks.epochs import VARIANTS
 from bp_app.benchmarks.optimizers import VARIANTS as OPTIMIZER_VARIANTS
 from bp_app.benchmarks.report import TARGETS
+from bp_app.benchmarks.startup import COMMANDS as STARTUP_COMMANDS
 from bp_app.benchmarks.time_to_accuracy import StopAtAccuracy
 from bp_app.benchmarks.whole_run import VARIANTS as WHOLE_RUN_VARIANTS
 from tests.conftest import RandomImages, quiet_trainer, run_command
@@ -61,6 +62,10 @@ def test_bp_bench_smoke_writes_the_report(tmp_path):
         assert row["threads"]["one"] == 1 and row["threads"]["auto"] >= 1
         assert all(positive(ms) for ms in row["ms_per_step"].values())
         assert positive(row["auto/best_other"])
+    started = report["startup"]  # each command ran and ended as it should (checked inside)
+    assert set(started["ratios"]) == set(STARTUP_COMMANDS)
+    assert all(positive(s) for s in started["seconds"].values())
+    assert "6. Whole run" in result.stdout and "8. Commands that do not train" in result.stdout
     assert "6. Whole run" in result.stdout and "7. trainer.threads" in result.stdout
     assert [t["name"] for t in report["targets"]] == list(TARGETS)
     assert all(isinstance(t["met"], bool) and positive(t["value"]) for t in report["targets"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bp_app.benchmarks import optimizers, threads, whole_run
+from bp_app.benchmarks import optimizers, startup, threads, whole_run
 
 # name -> (the section it reads, the figure must be at most this, how to read it)
 TARGETS: dict[str, tuple[str, float, Callable[[dict[str, Any]], float]]] = {
@@ -35,6 +35,9 @@ TARGETS: dict[str, tuple[str, float, Callable[[dict[str, Any]], float]]] = {
     ),
     "threads: auto / faster of 1 and torch's (worst)": (
         "threads", 1.10, lambda t: t["max_ratio"],
+    ),
+    "commands that do not train / import torch (worst)": (
+        "startup", 0.5, lambda s: s["max_ratio"],
     ),
 }  # fmt: skip
 
@@ -119,6 +122,10 @@ SECTION_TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], list[str]]]] = {
     "threads": (
         "7. trainer.threads: one MLP epoch in the mixin (median ms per step)",
         lambda r: threads.table_lines(r["threads"]),
+    ),
+    "startup": (
+        "8. Commands that do not train, fresh processes (median seconds)",
+        lambda r: startup.table_lines(r["startup"]),
     ),
 }
 
