@@ -7,6 +7,7 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
+from bp_app.compat.lightning_logs import lightning_logs_to_stderr
 from bp_app.config import config_dir, container
 from bp_app.config.schema import register_schemas
 from bp_app.errors import user_errors
@@ -14,6 +15,7 @@ from bp_app.runs.layout import existing_checkpoint
 
 log = logging.getLogger(__name__)
 register_schemas()
+lightning_logs_to_stderr()  # before Hydra sets up logging, as importing Lightning here did
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from bp_app.compat.lightning_logs import lightning_logs_to_stderr
 from bp_app.config import config_dir, container
 from bp_app.config.checks import check_train_config
 from bp_app.config.schema import register_schemas
@@ -23,6 +24,7 @@ from bp_app.runs.sigterm import exit_on_sigterm
 
 log = logging.getLogger(__name__)
 register_schemas()
+lightning_logs_to_stderr()  # before Hydra sets up logging, as importing Lightning here did
 
 
 def train(cfg: DictConfig) -> dict[str, float]:

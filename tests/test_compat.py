@@ -4,6 +4,8 @@ upgrade moves one, or when an installed version leaves the series it was checked
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from pathlib import Path
 
 import pytest
 import torch
@@ -91,3 +93,16 @@ def test_backward_skips_lightning_only_when_no_hook_listens():
     assert plain.plain_backward is True
     for p, q in zip(heard.parameters(), plain.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("package", ["pytorch_lightning", "lightning_fabric"])
+def test_lightning_still_sets_up_its_console_logger_as_bp_app_replays_it(package):
+    """bp_app.compat.lightning_logs does, before Lightning is imported, what this import does."""
+    source = Path(importlib.util.find_spec(package).origin).read_text()
+    for line in (
+        "_logger.setLevel(logging.INFO)",
+        "if not _root_logger.hasHandlers():",
+        "_logger.addHandler(logging.StreamHandler())",
+        "_logger.propagate = False",
+    ):
+        assert line in source, f"{package}/__init__.py changed: check compat/lightning_logs.py"
