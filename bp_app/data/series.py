@@ -20,7 +20,7 @@ from bp_app.data.horizon_eval import OriginForecasts, origin_forecasts
 from bp_app.data.in_memory import InMemoryDataModule
 from bp_app.data.scaling import Scaler
 from bp_app.data.series_csv import Series, read_series_csv
-from bp_app.data.stat_baselines import STAT_MODELS, check_names
+from bp_app.data.stat_baselines import check_names
 from bp_app.data.windows import (
     make_windows,
     naive_forecast,
@@ -52,7 +52,7 @@ class SeriesDataModule(InMemoryDataModule):
         scaling: str = "standard",
         season: int = 12,
         output_steps: int | None = None,
-        stat_baselines: Sequence[str] = STAT_MODELS,
+        stat_baselines: Sequence[str] = (),
         batch_size: int = 32,
         eval_batch_size: int = 1024,
         seed: int = 0,
