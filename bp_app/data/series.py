@@ -18,6 +18,7 @@ import torch
 
 from bp_app.data.horizon_eval import OriginForecasts, origin_forecasts
 from bp_app.data.in_memory import InMemoryDataModule
+from bp_app.data.loader_settings import LoaderSettings
 from bp_app.data.scaling import Scaler
 from bp_app.data.series_csv import Series, read_series_csv
 from bp_app.data.stat_baselines import check_names
@@ -42,6 +43,7 @@ class SeriesDataModule(InMemoryDataModule):
     """
 
     kind = "windows"
+    loader_defaults = LoaderSettings(batch_size=32, eval_batch_size=1024)
 
     def __init__(
         self,
@@ -53,11 +55,9 @@ class SeriesDataModule(InMemoryDataModule):
         season: int = 12,
         output_steps: int | None = None,
         stat_baselines: Sequence[str] = (),
-        batch_size: int = 32,
-        eval_batch_size: int = 1024,
-        seed: int = 0,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        super().__init__(**loader)  # batch_size, eval_batch_size, seed, steps_per_batch
         for key, value in (("lookback", lookback), ("horizon", horizon), ("season", season)):
             if value < 1:
                 raise ConfigError(f"data.{key} must be >= 1, got {value}")
