@@ -79,8 +79,11 @@ def confusion_figure(matrix: np.ndarray, class_names: Sequence[str] | None = Non
                 fontsize=7,
                 color="white" if matrix[t, p] > half else "black",
             )
-    axis.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=7)
-    axis.set_yticks(range(k), class_names, fontsize=7)
+    axis.set_xticks(range(k))
+    axis.set_yticks(range(k))
+    if class_names:
+        axis.set_xticklabels(class_names, rotation=45, ha="right", fontsize=7)
+        axis.set_yticklabels(class_names, fontsize=7)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     axis.set_title(f"test confusion matrix: {total} images, accuracy {accuracy:.4f}", fontsize=9)
