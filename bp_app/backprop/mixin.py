@@ -5,24 +5,17 @@ One step of gradient descent on a mini-batch B, as the lecture writes it:
     forward    ŷ = f(x; θ)
     loss       J(θ) = L(ŷ, y) + Ω(θ)                 Ω: the regularization penalty
     backward   g = ∇θ J                               back propagation (autograd or by hand)
-    inspect    ‖g_l‖, ‖Δθ_l‖ / ‖θ_l‖ per layer        on unscaled gradients, also under AMP
+    inspect    ‖g_l‖, ‖Δθ_l‖ / ‖θ_l‖ per layer        callbacks, on unscaled gradients
     clip       g ← g · min(1, c / ‖g‖)               when configured
     update     θ ← θ − η · update_rule(g)            the optimizer (bp_app.optim)
     reset      g ← 0
     schedule   η ← schedule(step)                    at the scheduler's interval
 
-Batch descent (``descent=batch``) runs the same stages with the backward accumulated over the
-epoch's batches, each weighted by its share of the samples, and one update at the epoch's end.
-
-``data.steps_per_batch`` = k > 1 hands the step k mini-batches at once (a StepGroup): the mixin
-makes one optimizer step per mini-batch, so Lightning's per-batch work is paid once per k steps.
-
-The mixin is the only code that calls ``manual_backward``, clips, steps the optimizer, zeroes
-gradients and steps the scheduler. A model supplies ``step(batch) -> (loss, outputs, target)``.
-
-Inspection and clipping run inside ``on_before_optimizer_step``: Lightning calls it after the
-AMP grad scaler has unscaled the gradients and before the update, so norms and clipping see the
-true gradients in float32, bf16-mixed and 16-mixed alike.
+The mixin is the only code that runs these stages; a model supplies ``step(batch) -> (loss,
+outputs, target)``. Batch descent accumulates ∇J = Σ_b (n_b / N) ∇J_b over the epoch and updates
+once; ``data.steps_per_batch`` hands the step k mini-batches at once (step_groups.py). Why
+inspect and clip sit in ``on_before_optimizer_step``, and how batch descent meets DDP:
+docs/internals.md.
 """
 
 from __future__ import annotations
@@ -304,6 +297,8 @@ class ManualBackpropMixin:
         return check_horizon(planned_steps(self.trainer), interval)
 
     def configure_optimizers(self) -> Any:
+        """The optimizer and schedule the config's groups name (conf/optimizer/, conf/scheduler/,
+        handed to the model by bp_app/config/build.py); their rules are in bp_app/optim/."""
         optimizer = build_optimizer(self.parameters(), self.optimizer_config)
         scheduler = build_scheduler(optimizer, self.scheduler_config, self.planned_length)
         if scheduler is None:
