@@ -70,7 +70,7 @@ class SeriesDataModule(InMemoryDataModule):
         steps_key = "data.horizon" if output_steps is None else "data.output_steps"
         for key, value, needed, why in (
             ("val_size", val_size, steps, f"{steps_key}={steps}: one whole window of targets"),
-            ("test_size", test_size, horizon, f"data.horizon={horizon}: the months forecast"),
+            ("test_size", test_size, horizon, f"data.horizon={horizon}: the values forecast"),
         ):
             if value < needed:
                 raise ConfigError(f"data.{key}={value} must be at least {why}")
