@@ -56,7 +56,7 @@ def run_group(module: ManualBackpropMixin, group: StepGroup, batch_idx: int) -> 
             # count the mini-batches left as not trained on.
             trainer.train_dataloader.rewind(len(group) - i - 1)
             break
-    if not module.last_in_group:  # max_steps stopped the group early
+    if not getattr(module, "last_in_group", True):  # max_steps stopped the group early
         module.last_in_group = True
     set_batches_that_stepped(trainer, start + (i if logged is None else logged))
     return loss, logged is not None and logged < i

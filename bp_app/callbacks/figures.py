@@ -41,9 +41,11 @@ def sample_grid(
     predicted: Sequence[int],
     confidence: Sequence[float],
     epoch: int,
+    class_names: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """A square-ish grid of (n, C, H, W) images, each titled 'pred p (prob) / true t', wrong
-    predictions in red."""
+    """A square-ish grid of (n, C, H, W) images, each titled 'pred p (prob) / true t' (class
+    names when given), wrong predictions in red."""
+    name = (lambda k: class_names[k]) if class_names else str
     n = len(images)
     columns = math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
@@ -55,20 +57,26 @@ def sample_grid(
         left, top = (i % columns) * box_w + 8, (i // columns) * box_h + 2 * LINE
         colour = RIGHT if predicted[i] == true[i] else WRONG
         draw.text(
-            (left, top), f"pred {predicted[i]} ({confidence[i]:.2f})", fill=colour, font=font()
+            (left, top),
+            f"pred {name(predicted[i])} ({confidence[i]:.2f})",
+            fill=colour,
+            font=font(),
         )
-        draw.text((left, top + LINE), f"true {true[i]}", fill=colour, font=font())
+        draw.text((left, top + LINE), f"true {name(true[i])}", fill=colour, font=font())
         picture = to_picture(images[i]).resize((CELL, CELL), Image.Resampling.NEAREST)
         canvas.paste(picture, (left, top + 2 * LINE + 2))
     return np.asarray(canvas).copy()
 
 
-def confusion_image(matrix: np.ndarray) -> np.ndarray:
-    """The (k, k) counts C[true, predicted] as a heat map with each count written in its cell."""
+def confusion_image(matrix: np.ndarray, class_names: Sequence[str] | None = None) -> np.ndarray:
+    """The (k, k) counts C[true, predicted] as a heat map with each count written in its cell;
+    the rows are labelled 'k name' when class names are given, the columns by k."""
     k = len(matrix)
     total = int(matrix.sum())
     accuracy = np.trace(matrix) / total if total else float("nan")
-    cell, left, top = 40, 6 * LINE, 4 * LINE
+    rows = [f"{t} {class_names[t]}" if class_names else str(t) for t in range(k)]
+    widest = max(font().getlength(label) for label in rows) if rows else 0
+    cell, left, top = 40, int(max(6 * LINE, widest + 4 * LINE)), 4 * LINE
     canvas = Image.new("RGB", (max(left + k * cell + 12, 320), top + k * cell + 3 * LINE), WHITE)
     draw = ImageDraw.Draw(canvas)
     draw.text((4, 2), f"test confusion matrix: {total} images", fill=BLACK, font=font())
@@ -85,7 +93,7 @@ def confusion_image(matrix: np.ndarray) -> np.ndarray:
                 (x + cell / 2, y + cell / 2), str(matrix[t, p]), fill=ink, font=font(), anchor="mm"
             )
         draw.text(
-            (left - 8, top + t * cell + cell / 2), str(t), fill=BLACK, font=font(), anchor="rm"
+            (left - 8, top + t * cell + cell / 2), rows[t], fill=BLACK, font=font(), anchor="rm"
         )
     for p in range(k):
         draw.text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from lightning_fabric.utilities.cloud_io import _is_local_file_protocol
@@ -37,6 +38,10 @@ def relaunches_command(launcher: Any) -> bool:
     )
 
 
+# Trainer -> {(module id, callback count): backward_without_hooks' answer}: decided once per fit.
+_DECIDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def backward_without_hooks(trainer: Any, module: Any) -> bool:
     """True when ``module.manual_backward(loss)`` would do nothing but ``loss.backward()``.
 
@@ -46,6 +51,14 @@ def backward_without_hooks(trainer: Any, module: Any) -> bool:
     ``LightningModule.backward`` (``loss.backward()``). With one device, full precision and no
     override of those hooks, calling ``loss.backward()`` skips four hook dispatches per step.
     """
+    decided = _DECIDED.setdefault(trainer, {})
+    key = (id(module), len(trainer.callbacks))
+    if key not in decided:
+        decided[key] = _backward_without_hooks(trainer, module)
+    return decided[key]
+
+
+def _backward_without_hooks(trainer: Any, module: Any) -> bool:
     import pytorch_lightning as pl
     from pytorch_lightning.plugins.precision import Precision
     from pytorch_lightning.strategies import SingleDeviceStrategy
