@@ -48,7 +48,7 @@ def test_encoding_then_decoding_gives_back_the_ground_truth_boxes():
     targets = encode(boxes, labels, centres, STRIDE, radius=1.5)
     assert (targets.positive.sum(dim=1) > 0).all()
     found = decode(perfect_output(targets, CLASSES), centres, (SIDE, SIDE), 0.05, 0.5, 50)
-    for detections, truth in zip(found, unpad(boxes, labels)):
+    for detections, truth in zip(found, unpad(boxes, labels), strict=False):
         assert len(detections["boxes"]) == len(truth["boxes"])  # NMS left one box per object
         iou = box_iou(detections["boxes"], truth["boxes"])  # (found, truth)
         best, match = iou.max(dim=1)

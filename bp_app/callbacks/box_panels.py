@@ -46,7 +46,7 @@ def draw_detections(
     if len(detections["boxes"]):
         labels = [
             f"{class_names[int(k)]} {float(s):.2f}"
-            for k, s in zip(detections["labels"], detections["scores"])
+            for k, s in zip(detections["labels"], detections["scores"], strict=False)
         ]
         canvas = draw_bounding_boxes(
             canvas, detections["boxes"].cpu() * scale, labels, colors=PREDICTED, width=2
@@ -99,7 +99,7 @@ class BoxPanels(pl.Callback):
         names = pl_module.class_names
         panels = [
             draw_detections(image, found, names, {"boxes": b[k >= 0]}, self.scale)
-            for image, found, b, k in zip(images, detections, boxes, labels)
+            for image, found, b, k in zip(images, detections, boxes, labels, strict=False)
         ]
         self.grid = make_grid(torch.stack(panels), nrow=4, padding=4, pad_value=128)
 

@@ -37,7 +37,9 @@ def unpad(boxes: Tensor, labels: Tensor) -> list[dict[str, Tensor]]:
     """(B, M, 4), (B, M) -> one {"boxes", "labels"} per image, padding dropped (torchmetrics'
     target format)."""
     keep = labels >= 0  # (B, M)
-    return [{"boxes": b[k], "labels": lab[k]} for b, lab, k in zip(boxes, labels, keep)]
+    return [
+        {"boxes": b[k], "labels": lab[k]} for b, lab, k in zip(boxes, labels, keep, strict=False)
+    ]
 
 
 class BoxDataModule(InMemoryDataModule):

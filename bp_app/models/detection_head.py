@@ -150,7 +150,7 @@ def decode(
     )
     num_classes = scores.shape[-1]
     results = []
-    for image_scores, image_boxes in zip(scores, boxes):  # (L, C), (L, 4)
+    for image_scores, image_boxes in zip(scores, boxes, strict=False):  # (L, C), (L, 4)
         flat = image_scores.flatten()  # (L·C,), index = location · C + class
         top_scores, top = flat.topk(min(pre_nms, flat.numel()))
         keep = top_scores > score_threshold

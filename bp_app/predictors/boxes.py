@@ -90,7 +90,9 @@ def predict(model: Any, checkpoint: dict[str, Any], cfg: DictConfig) -> list[dic
                 "score": round(float(score), 4),
                 "box": [round(float(v), 1) for v in box],
             }
-            for box, score, label in zip(found["boxes"], found["scores"], found["labels"])
+            for box, score, label in zip(
+                found["boxes"], found["scores"], found["labels"], strict=False
+            )
         ]
         result = {"file": str(path), "boxes": boxes, "drawn": str(drawn)}
         print(json.dumps(result))
