@@ -59,13 +59,21 @@ class BoxPanels(pl.Callback):
     validation images with their boxes, one grid."""
 
     def __init__(
-        self, dirpath: str, num_samples: int = 16, every_n_epochs: int = 1, scale: int = 4
+        self,
+        dirpath: str,
+        num_samples: int = 16,
+        every_n_epochs: int = 1,
+        scale: int = 4,
+        min_score: float = 0.3,
     ) -> None:
         if num_samples < 1 or every_n_epochs < 1 or scale < 1:
             raise ValueError(
                 "callbacks.box_panels.num_samples, every_n_epochs and scale must be >= 1, "
                 f"got {num_samples}, {every_n_epochs} and {scale}"
             )
+        if not 0 <= min_score < 1:
+            raise ValueError(f"callbacks.box_panels.min_score must be in [0, 1), got {min_score}")
+        self.min_score = min_score
         self.dirpath = Path(dirpath)
         self.num_samples = num_samples
         self.every_n_epochs = every_n_epochs
@@ -95,7 +103,7 @@ class BoxPanels(pl.Callback):
         if not trainer.is_global_zero or not self._due(trainer):
             return
         images, boxes, labels = (t[: self.num_samples] for t in batch)
-        detections = pl_module.detect(images)  # the loop runs without grad
+        detections = pl_module.detect(images, self.min_score)  # the loop runs without grad
         names = pl_module.class_names
         panels = [
             draw_detections(image, found, names, {"boxes": b[k >= 0]}, self.scale)
