@@ -39,8 +39,10 @@ def runs(tmp_path_factory) -> dict[str, tuple[Path, dict[str, float]]]:
     tmp = tmp_path_factory.mktemp("detector")
     out = {}
     # The untrained run never steps: no schedule (cosine would ask for the run's length).
-    for name, more in (("initial", ["trainer.max_epochs=0", "scheduler=none"]),
-                       ("trained", [f"trainer.max_epochs={EPOCHS}"])):
+    for name, more in (
+        ("initial", ["trainer.max_epochs=0", "scheduler=none"]),
+        ("trained", [f"trainer.max_epochs={EPOCHS}"]),
+    ):
         cfg = compose_config("train", [*TINY, *more], tmp / name)
         out[name] = (tmp / name, train(cfg))
     return out
@@ -95,8 +97,12 @@ def test_bp_predict_prints_boxes_as_json_lines_and_draws_them(runs, tmp_path, ca
     out_dir = tmp_path / "drawn"
     cfg = compose_config(
         "predict",
-        [f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", f"inputs=[{','.join(inputs)}]",
-         f"out_dir={out_dir}", "score_threshold=0.2"],
+        [
+            f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+            f"inputs=[{','.join(inputs)}]",
+            f"out_dir={out_dir}",
+            "score_threshold=0.2",
+        ],
         tmp_path / "p",
     )
     results = predict(cfg)
