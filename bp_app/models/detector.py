@@ -9,7 +9,8 @@ per class, the four distances from the location to its object's edges, and a cen
 
 Each term is logged as ``train/loss_class``, ``train/loss_box``, ``train/loss_centerness``;
 ``val/map``, ``val/map_50`` and the test's ``map``, ``map_50``, ``map_75`` come from torchmetrics'
-MeanAveragePrecision (the COCO definition), accumulated over all DDP ranks' predictions.
+MeanAveragePrecision (the COCO definition) over all DDP ranks' predictions
+(bp_app/models/detection_metric.py).
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics.detection import MeanAveragePrecision
 
 from bp_app.backprop.mixin import ManualBackpropMixin
-from bp_app.data.box_sets import unpad
 from bp_app.errors import ConfigError
 from bp_app.models.detection_head import (
     HeadOutput,
@@ -34,8 +33,8 @@ from bp_app.models.detection_head import (
     encode,
     location_centres,
 )
+from bp_app.models.detection_metric import GatheredMeanAP
 
-MAP_BACKEND = "faster_coco_eval"  # pinned in pyproject.toml; installs from PyPI on Python 3.11
 # The backend prints its whole COCO table at INFO on every compute; the logged keys suffice.
 logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)
 
@@ -128,8 +127,8 @@ class DetectorModule(ManualBackpropMixin, pl.LightningModule):
         self.register_buffer(
             "centres", location_centres(*feature, self.net.stride, torch.device("cpu")), False
         )
-        self.val_map = MeanAveragePrecision(backend=MAP_BACKEND)
-        self.test_map = MeanAveragePrecision(backend=MAP_BACKEND)
+        self.val_map = GatheredMeanAP(max_detections)
+        self.test_map = GatheredMeanAP(max_detections)
         self.loss_parts: dict[str, Tensor] = {}
 
     def forward(self, x: Tensor) -> HeadOutput:
@@ -158,10 +157,10 @@ class DetectorModule(ManualBackpropMixin, pl.LightningModule):
             self(images), self.centres, self.image_size, threshold, hp.nms_iou, hp.max_detections
         )
 
-    def _evaluate(self, batch: Any, stage: str, metric: MeanAveragePrecision) -> None:
+    def _evaluate(self, batch: Any, stage: str, metric: GatheredMeanAP) -> None:
         images, boxes, labels = batch
         loss, _, _ = self.step(batch)
-        metric.update(self.detect(images), unpad(boxes, labels))
+        metric.update(self.detect(images), boxes, labels)
         self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=len(images))
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -176,7 +175,7 @@ class DetectorModule(ManualBackpropMixin, pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_map("test", self.test_map, ("map", "map_50", "map_75"))
 
-    def _log_map(self, stage: str, metric: MeanAveragePrecision, keys: Sequence[str]) -> None:
+    def _log_map(self, stage: str, metric: GatheredMeanAP, keys: Sequence[str]) -> None:
         """compute() gathers every rank's predictions first, so all ranks log the same value."""
         values = metric.compute()
         metric.reset()
