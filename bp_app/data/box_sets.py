@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from bp_app.data.in_memory import InMemoryDataModule
+from bp_app.data.loader_settings import LoaderSettings
 
 PAD_LABEL = -1  # labels (B, M): a row's boxes after its last real one
 
@@ -47,9 +48,11 @@ class BoxDataModule(InMemoryDataModule):
     ``{"train" | "val" | "test": (images, boxes, labels)}`` from ``load_splits``."""
 
     kind: ClassVar[str] = "boxes"
+    # Canvases are larger than digits' 8x8: smaller batches, and evaluation in a few batches.
+    loader_defaults: ClassVar[LoaderSettings] = LoaderSettings(batch_size=32, eval_batch_size=200)
 
     def __init__(self, **loader: Any) -> None:
-        super().__init__(**loader)
+        super().__init__(**loader)  # batch_size, eval_batch_size, seed, steps_per_batch
         self.class_names: list[str] = []
         self.image_shape: tuple[int, int, int] = (1, 0, 0)
 

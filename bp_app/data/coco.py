@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,9 +45,9 @@ class CocoDataModule(BoxDataModule):
         image_dir: str = "images",
         image_size: int = 128,
         channels: int = 3,
-        **loader,
+        **loader: Any,
     ) -> None:
-        super().__init__(**loader)
+        super().__init__(**loader)  # batch_size, eval_batch_size, seed, steps_per_batch
         if image_size < 8:
             raise ValueError(f"data.image_size must be >= 8 pixels, got {image_size}")
         if channels not in (1, 3):

@@ -110,9 +110,9 @@ class DigitBoxesDataModule(BoxDataModule):
         source_val_fraction: float = 0.15,
         source_test_fraction: float = 0.15,
         split_seed: int = 0,
-        **loader,
+        **loader: Any,
     ) -> None:
-        super().__init__(**loader)
+        super().__init__(**loader)  # batch_size, eval_batch_size, seed, steps_per_batch
         if not 4 <= min_digit_size <= max_digit_size <= canvas_size:
             raise ValueError(
                 "data.min_digit_size <= data.max_digit_size <= data.canvas_size must hold with "
