@@ -7,6 +7,7 @@ import pytest
 import torch
 from torchvision.ops import box_iou, sigmoid_focal_loss
 
+from bp_app.config.checks import check_train_config
 from bp_app.data.box_sets import pad_boxes, unpad
 from bp_app.errors import ConfigError
 from bp_app.models.detection_head import (
@@ -18,6 +19,7 @@ from bp_app.models.detection_head import (
     location_centres,
 )
 from bp_app.models.detector import DetectorModule
+from tests.conftest import compose_config
 
 STRIDE, SIDE, CLASSES = 4, 64, 10
 ADAM = {"name": "adam", "lr": 1e-3}
@@ -107,3 +109,9 @@ def test_explicit_backprop_is_refused_at_start_with_the_fix():
 def test_image_sides_must_fit_the_stride():
     with pytest.raises(ConfigError, match="divisible by 4"):
         DetectorModule([1, 30, 30], ["a"], optimizer=ADAM)
+
+
+def test_detector_with_image_labels_fails_at_start_naming_the_box_data(tmp_path):
+    cfg = compose_config("train", ["model=detector", "data=digits"], tmp_path / "run")
+    with pytest.raises(ConfigError, match="takes boxes.*data=coco, data=digit_boxes"):
+        check_train_config(cfg)
