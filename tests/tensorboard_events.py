@@ -20,3 +20,14 @@ def read_events(log_dir: Path) -> tuple[dict[str, list[tuple[int, float]]], set[
             scalars.setdefault(tag, []).extend((e.step, e.value) for e in events.Scalars(tag))
         histograms.update(events.Tags()["histograms"])
     return scalars, histograms
+
+
+def histogram_steps(log_dir: Path) -> dict[str, list[int]]:
+    """The steps of every histogram tag, over all event files, in order."""
+    steps: dict[str, list[int]] = {}
+    for path in sorted(Path(log_dir).glob("events.out.tfevents.*")):
+        events = EventAccumulator(str(path), size_guidance={"histograms": 0})
+        events.Reload()
+        for tag in events.Tags()["histograms"]:
+            steps.setdefault(tag, []).extend(e.step for e in events.Histograms(tag))
+    return {tag: sorted(found) for tag, found in steps.items()}
