@@ -19,6 +19,8 @@ from bp_app.callbacks.crash_checkpoint import CrashCheckpoint
 from bp_app.callbacks.exact_resume import ExactResume
 from bp_app.callbacks.graceful_stop import GracefulStop, exit_on_sigterm
 from bp_app.callbacks.run_record import RunRecord
+from bp_app.callbacks.run_summary import RunSummary, command_line, config_yaml
+from bp_app.callbacks.trial_pruning import trial_record
 from bp_app.checkpoint_fit import check_checkpoint_fits
 from bp_app.checkpoint_io import AtomicCheckpointIO
 from bp_app.config import config_dir
@@ -57,6 +59,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if ckpt_path:
         check_checkpoint_fits(ckpt_path, model)  # another model's checkpoint: say which
     callbacks = [*build_callbacks(cfg), RunRecord(container(cfg.data))]
+    callbacks.append(RunSummary(config_yaml(cfg), command_line()))  # TEXT and GRAPHS tabs
     callbacks.append(GracefulStop(out / "checkpoints"))  # SIGTERM: save last.ckpt, then stop
     # Always on, not in the config: generators saved for exact resume; a crash saves last.ckpt.
     callbacks += [ExactResume(), CrashCheckpoint(out / "checkpoints")]
@@ -72,6 +75,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics, prefix="val/")
+    metrics.update(trial_record(callbacks))  # a search trial: its number, pruned or not
     if cfg.get("test", True):
         trainer.test(model, datamodule=datamodule, ckpt_path=best_checkpoint(trainer))
         metrics.update(scalars(trainer.callback_metrics, prefix="test/"))

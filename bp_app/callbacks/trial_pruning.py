@@ -9,6 +9,7 @@ callback stops the Trainer instead, so a pruned trial still tests and writes its
 from __future__ import annotations
 
 import logging
+
 import optuna
 import pytorch_lightning as pl
 
@@ -85,3 +86,10 @@ class TrialPruning(pl.Callback):
             "trial/epochs": float(self.epochs),
         }
 
+
+def trial_record(callbacks: list[pl.Callback]) -> dict[str, float]:
+    """The marks of the run's TrialPruning callback, if it has an active one."""
+    for callback in callbacks:
+        if isinstance(callback, TrialPruning):
+            return callback.record()
+    return {}

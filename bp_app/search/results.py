@@ -51,7 +51,7 @@ def count_epochs(trials: list[FrozenTrial]) -> EpochCount:
 
 def best_config(trial: FrozenTrial, overrides: list[str], metric: str, sweep_dir: Path) -> str:
     """best.yaml's text: the best trial's overrides as a config on top of conf/train.yaml."""
-    groups: list[str] = []
+    groups: list[dict[str, str]] = []
     values: dict[str, Any] = {}
     for override in overrides:
         key, _, text = override.partition("=")
@@ -63,7 +63,7 @@ def best_config(trial: FrozenTrial, overrides: list[str], metric: str, sweep_dir
                 node = node.setdefault(part, {})
             node[leaf] = value
         else:  # a config group: optimizer=adam
-            groups.append(f"override {key}: {text}")
+            groups.append({f"override {key}": text})
     head = [
         f"# The best trial ({trial.number}) of the search in {sweep_dir}: "
         f"{metric} = {trial.value:.6g}",

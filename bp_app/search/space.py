@@ -134,4 +134,3 @@ class SearchSpace:
                 chosen[param.key] = corner
                 lists.append(list(chosen.values()))
         return lists
-

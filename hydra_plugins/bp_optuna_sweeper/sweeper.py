@@ -66,7 +66,11 @@ class BPOptunaSweeper(Sweeper):
         params = {**container(self.params), **searched}
         space = SearchSpace.from_config(params, container(self.conditional))
         first = check_search(space, self.compose, fixed, self.direction)  # before any trial
-        if first is None or not first.get("callbacks") or PRUNING.split(".")[1] not in first.callbacks:
+        if (
+            first is None
+            or not first.get("callbacks")
+            or PRUNING.split(".")[1] not in first.callbacks
+        ):
             raise ConfigError(f"the search needs {PRUNING}: start from conf/hparams_search/")
         metric = str(first.optimized_metric)
         name = self.study_name or sweep_dir.name
@@ -81,7 +85,13 @@ class BPOptunaSweeper(Sweeper):
             ) from None
 
     def run_trials(
-        self, sweep_dir: Path, name: str, space: SearchSpace, fixed: list[str], setup: Any, metric: str
+        self,
+        sweep_dir: Path,
+        name: str,
+        space: SearchSpace,
+        fixed: list[str],
+        setup: Any,
+        metric: str,
     ) -> list[Sequence[Any]]:
         sampler = self.sampler  # Hydra instantiates the sweeper's nodes with it, unless _partial_
         if not isinstance(sampler, optuna.samplers.BaseSampler):
@@ -93,7 +103,9 @@ class BPOptunaSweeper(Sweeper):
         failures = 0
         done = len(finished(study))
         if done:
-            print(f"bp-train search: {done} of {self.n_trials} trials already finished in {sweep_dir}")
+            print(
+                f"bp-train search: {done} of {self.n_trials} trials already finished in {sweep_dir}"
+            )
         while len(finished(study)) < self.n_trials:
             trial = study.ask()
             searched = space.suggest(trial)
