@@ -21,16 +21,18 @@ from tests.conftest import FAST
 from tests.tensorboard_events import accumulators, hparams_rows
 from tests.test_sigterm_resume import wait_for_file
 
-# Three trials of three epochs; the median pruner may stop a trial after its second epoch
-# once one trial has finished. callbacks=none: only the search's own callback.
+# Three trials of three epochs; a median pruner stops a trial after its second epoch when it
+# trails the finished trials there (with these seeds one of the two after trial 0 does).
+# callbacks=none: only the search's own callback.
 ARGS = [
     "hparams_search=mlp_digits",
     *(a for a in FAST if not a.startswith("trainer.max_epochs")),
     "trainer.max_epochs=3",
     "callbacks=none",
     "hydra.sweeper.n_trials=3",
-    "callbacks.trial_pruning.pruner.n_startup_trials=1",
-    "callbacks.trial_pruning.pruner.n_warmup_steps=1",
+    "~callbacks.trial_pruning.pruner",
+    "+callbacks.trial_pruning.pruner={_target_:optuna.pruners.MedianPruner,"
+    "n_startup_trials:1,n_warmup_steps:1}",
 ]
 
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from bp_app.callbacks.run_summary import tensorboard_writers
 
-TAG = "embedding/words"
+TAG = "word_embeddings"  # also a folder name: no slash
 
 
 class EmbeddingProjector(pl.Callback):

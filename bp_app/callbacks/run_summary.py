@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from typing import Any
 
 import pytorch_lightning as pl
@@ -84,8 +85,10 @@ def add_graph(trainer: pl.Trainer, pl_module: pl.LightningModule, writers: list[
         training = network.training
         network.eval()  # trace without dropout; no gradients are taken
         try:
-            for writer in writers:
-                writer.add_graph(network, example, use_strict_trace=False)
+            with warnings.catch_warnings():  # torch 2.14 marks jit.trace deprecated; TB uses it
+                warnings.simplefilter("ignore", FutureWarning)
+                for writer in writers:
+                    writer.add_graph(network, example, use_strict_trace=False)
         finally:
             network.train(training)
     except Exception as error:  # tracing is best effort: the run itself is unaffected

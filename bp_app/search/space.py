@@ -65,7 +65,7 @@ def parse_param(key: str, text: str, when: str | None = None) -> Param:
     if isinstance(value, ChoiceSweep):
         return Param(key, tuple(discrete_values(override, where, text)), when=when)
     if isinstance(value, RangeSweep):
-        values = tuple(discrete_values(override, where, text))
+        values = tuple(override.sweep_string_iterator())
         if not values:
             raise ConfigError(f"{where}={text} is an empty range: make stop greater than start")
         return Param(key, values, when=when)
