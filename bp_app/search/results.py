@@ -17,11 +17,10 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from bp_app.runs.layout import BEST_FILE, HISTORY_PNG, IMPORTANCE_PNG
+
 log = logging.getLogger(__name__)
 
-BEST_FILE = "best.yaml"
-HISTORY_PNG = "optimization_history.png"
-IMPORTANCE_PNG = "param_importances.png"
 OVERRIDES_ATTR = "overrides"  # the trial's searched overrides, as the sweeper launched them
 
 

@@ -16,10 +16,10 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from bp_app.errors import ConfigError
+from bp_app.runs.layout import STUDY_FILE
 
 log = logging.getLogger(__name__)
 
-STUDY_FILE = "study.db"
 ERROR_ATTR = "error"  # a trial that ran and failed (e.g. it diverged): finished, counted
 SETUP_ATTR = "search_setup"  # the space and fixed overrides the study was started with
 

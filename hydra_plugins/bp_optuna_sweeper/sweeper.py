@@ -5,7 +5,6 @@ times, and write best.yaml and the pictures. The trial's job reports to the same
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from bp_app.errors import BPAppError, ConfigError
+from bp_app.errors import USER_ERROR_EXIT, ConfigError, user_errors
+from bp_app.runs.layout import STUDY_LOCK
 from bp_app.search.checks import check_search
 from bp_app.search.results import OVERRIDES_ATTR, write_results
 from bp_app.search.space import SearchSpace
@@ -53,12 +53,8 @@ class BPOptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
-        try:
+        with user_errors("bp-train", log):  # bad input: one line, exit 2, before any trial
             return self.search(arguments)
-        except BPAppError as error:
-            log.error("%s", error)
-            print(f"bp-train: error: {error}", file=sys.stderr)
-            sys.exit(2)
 
     def search(self, arguments: list[str]) -> list[Sequence[Any]]:
         sweep_dir = Path(self.config.hydra.sweep.dir)
@@ -77,7 +73,7 @@ class BPOptunaSweeper(Sweeper):
         setup = {"params": params, "conditional": container(self.conditional), "fixed": fixed}
         sweep_dir.mkdir(parents=True, exist_ok=True)
         try:
-            with FileLock(sweep_dir / "study.lock", timeout=0):
+            with FileLock(sweep_dir / STUDY_LOCK, timeout=0):
                 return self.run_trials(sweep_dir, name, space, fixed, setup, metric)
         except Timeout:
             raise ConfigError(
@@ -117,7 +113,7 @@ class BPOptunaSweeper(Sweeper):
                 value, error = result.return_value, None
                 returns.append([result])
             except SystemExit as stop:
-                if stop.code != 2:  # 143: SIGTERM, 1: Ctrl-C; the trial is asked again later
+                if stop.code != USER_ERROR_EXIT:  # 143: SIGTERM, 1: Ctrl-C; asked again later
                     raise
                 value, error = None, "the trial stopped with an error (see its log)"
             except Exception as exc:  # a bug, not the trial's choices: stop as Hydra would
