@@ -17,12 +17,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bp_app.callbacks.run_summary import tensorboard_writers
+from bp_app.models.classifier import ClassifierModule
 
 PR_TAG = "test/pr_curve"
 
 
 class ClassScores(pl.Callback):
-    """On models with ``num_classes``: test/precision/<c>, test/recall/<c>, and the PR curve."""
+    """On classifiers (ClassifierModule): test/precision/<c>, test/recall/<c>, the PR curve."""
 
     def __init__(self, num_thresholds: int = 127) -> None:
         if num_thresholds < 2:
@@ -34,9 +35,9 @@ class ClassScores(pl.Callback):
         self.histograms: Tensor | None = None  # (2, T): positive and negative examples per bin
 
     def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        k = getattr(pl_module, "num_classes", None)
-        if k is None or not hasattr(pl_module, "step"):
+        if not isinstance(pl_module, ClassifierModule):  # one label per example (not boxes)
             return
+        k = pl_module.num_classes
         self.confusion = torch.zeros(k, k, device=pl_module.device)
         self.histograms = torch.zeros(2, self.num_thresholds, device=pl_module.device)
 
