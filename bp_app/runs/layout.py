@@ -18,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bp_app.errors import ConfigError
+
 HYDRA_DIR = ".hydra"
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
@@ -33,6 +35,17 @@ STUDY_LOCK = "study.lock"  # one search process per sweep directory
 BEST_FILE = "best.yaml"  # the best trial as a config: bp-train -cd <sweep dir> -cn best
 HISTORY_PNG = "optimization_history.png"
 IMPORTANCE_PNG = "param_importances.png"
+
+
+def existing_checkpoint(path: str | Path) -> Path:
+    """``path`` as a Path if it is a file, else a ConfigError that says what to pass."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"ckpt_path={str(path)!r} does not exist; pass a checkpoint of a run, "
+            f"e.g. ckpt_path=outputs/<task>/<time>/{CHECKPOINTS_DIR}/{LAST_CHECKPOINT}"
+        )
+    return path
 
 
 def checkpoints_dir(run_dir: Path) -> Path:
