@@ -35,6 +35,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     import pytorch_lightning as pl
     from pytorch_lightning.loggers import TensorBoardLogger
 
+    from bp_app.callbacks.run_summary import RunSummary, command_line, config_yaml
+    from bp_app.callbacks.trial_pruning import trial_record
     from bp_app.config.build import (
         build_callbacks,
         build_datamodule,
@@ -43,8 +45,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
         build_trainer,
         set_threads,
     )
-    from bp_app.callbacks.run_summary import RunSummary, command_line, config_yaml
-    from bp_app.callbacks.trial_pruning import trial_record
     from bp_app.runs.callbacks import run_callbacks
     from bp_app.runs.checkpoint_fit import check_checkpoint_fits
     from bp_app.runs.checkpoint_io import AtomicCheckpointIO

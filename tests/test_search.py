@@ -15,8 +15,8 @@ import yaml
 from optuna.trial import TrialState
 
 from bp_app.compare import compare
-from bp_app.runs.graceful_stop import EXIT_SIGTERM
 from bp_app.runs.layout import STUDY_FILE
+from bp_app.runs.sigterm import EXIT_SIGTERM
 from tests.conftest import FAST
 from tests.tensorboard_events import accumulators, hparams_rows
 from tests.test_sigterm_resume import wait_for_file

@@ -9,6 +9,7 @@ import warnings
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
 
@@ -80,6 +81,14 @@ def add_graph(trainer: pl.Trainer, pl_module: pl.LightningModule, writers: list[
     """The network (``pl_module.net``, a plain module) traced by torch.jit; a network that does
     not trace (packed sequences, data-dependent control flow) is skipped with one log line."""
     network = getattr(pl_module, "net", pl_module)
+    # Drawing the example must not move the run's random streams: a resumed run draws it again.
+    with torch.random.fork_rng(devices=[]):
+        _add_graph(trainer, pl_module, network, writers)
+
+
+def _add_graph(
+    trainer: pl.Trainer, pl_module: pl.LightningModule, network: Any, writers: list[Any]
+) -> None:
     try:
         example = example_input(trainer, pl_module)
         training = network.training
