@@ -43,7 +43,7 @@ def event_dirs(sweep: Path) -> list[Path]:
 def run_order(tb_dir: Path) -> tuple[int, str]:
     """Hydra's job number first (0_..., 1_..., 10_...), then the name."""
     name = run_root(tb_dir).name
-    match = re.match(r"(\d+)_", name)
+    match = re.match(r"(\d+)(_|$)", name)  # 3_optimizer=sgd, or 3 (a search trial)
     return (int(match.group(1)) if match else 10**9, name)
 
 

@@ -35,6 +35,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     import pytorch_lightning as pl
     from pytorch_lightning.loggers import TensorBoardLogger
 
+    from bp_app.callbacks.run_summary import RunSummary, command_line, config_yaml
+    from bp_app.callbacks.trial_pruning import trial_record
     from bp_app.config.build import (
         build_callbacks,
         build_datamodule,
@@ -71,6 +73,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if ckpt_path:
         check_checkpoint_fits(ckpt_path, model)  # another model's checkpoint: say which
     callbacks = [*build_callbacks(cfg), *run_callbacks(out, container(cfg.data))]
+    callbacks.append(RunSummary(config_yaml(cfg), command_line()))  # TEXT and GRAPHS tabs
     # Checkpoints written to a temporary file and renamed: a kill mid-save keeps the old one.
     trainer = build_trainer(cfg, callbacks, build_loggers(cfg), plugins=[AtomicCheckpointIO()])
     check_sweep_launch(trainer)  # bp-train -m with Lightning's re-run DDP launcher: refuse
@@ -83,6 +86,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Fit, then test the best checkpoint.
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics, prefix="val/")
+    metrics.update(trial_record(callbacks))  # a search trial: its number, pruned or not
     if cfg.get("test", True):
         trainer.test(model, datamodule=datamodule, ckpt_path=best_checkpoint(trainer))
         metrics.update(scalars(trainer.callback_metrics, prefix="test/"))

@@ -16,6 +16,8 @@ class ClassifierModule(ManualBackpropMixin, pl.LightningModule):
     """A network producing class logits; subclasses build ``self.net`` and say their input kind."""
 
     input_kind: ClassVar[str] = "images"
+    # What validation_step logs every epoch: the metrics a search may optimize and prune on.
+    val_metrics: ClassVar[tuple[str, ...]] = ("val/loss", "val/acc")
 
     def __init__(self, num_classes: int, **backprop: Any) -> None:
         super().__init__(**backprop)

@@ -89,6 +89,8 @@ class DetectorModule(ManualBackpropMixin, pl.LightningModule):
     """The detector trained by the mixin: ``step(batch)`` returns the summed loss."""
 
     input_kind: ClassVar[str] = "boxes"
+    # What validation logs every epoch: the metrics a search may optimize and prune on.
+    val_metrics: ClassVar[tuple[str, ...]] = ("val/loss", "val/map", "val/map_50")
 
     def __init__(
         self,

@@ -82,6 +82,8 @@ class Forecaster(ManualBackpropMixin, pl.LightningModule):
     naive (last value) and seasonal-naive (one season back) forecasts of the same windows."""
 
     input_kind: ClassVar[str] = "windows"
+    # What validation_step logs every epoch: the metrics a search may optimize and prune on.
+    val_metrics: ClassVar[tuple[str, ...]] = ("val/loss", "val/rmse")
 
     def __init__(
         self,

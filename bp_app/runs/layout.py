@@ -9,6 +9,8 @@
       metrics.json                         final val/test metrics: the mark of a finished run
 
 Sweeps (``bp-train -m``) put each job under ``<output dir>/multirun/<time>/<n>_<overrides>/``.
+Searches (``bp-train -m hparams_search=<name>``) put trial n under
+``<output dir>/search/<name>/<n>/``, beside the study (study.db), best.yaml and two pictures.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ TENSORBOARD_DIR = "tensorboard"
 IMAGES_DIR = "images"
 METRICS_FILE = "metrics.json"  # written last: a run directory holding it is finished
 MULTIRUN_DIR = "multirun"  # under paths.output_dir, as conf/hydra/default.yaml sets it
+# A search's sweep directory (conf/hparams_search/*.yaml set hydra.sweep.dir to search/<name>).
+STUDY_FILE = "study.db"  # Optuna's SQLite storage: the same command continues from it
+STUDY_LOCK = "study.lock"  # one search process per sweep directory
+BEST_FILE = "best.yaml"  # the best trial as a config: bp-train -cd <sweep dir> -cn best
+HISTORY_PNG = "optimization_history.png"
+IMPORTANCE_PNG = "param_importances.png"
 
 
 def existing_checkpoint(path: str | Path) -> Path:
