@@ -1,8 +1,8 @@
 """Output errors δ_L = ∂L/∂z_L for the losses bp_app trains with, and the penalty's gradient.
 
-    cross-entropy   L = −(1/N) Σ log softmax(z)_y        δ_L = (p − y) / N
-    mean squared    L = (1/NK) Σ (ŷ − y)²                 δ_L = 2 (ŷ − y) / (N K)
-    penalty         Ω = λ1 Σ|w| + (λ2/2) Σ w²             ∂Ω/∂w = λ1 sign(w) + λ2 w
+cross-entropy   L = −(1/N) Σ log softmax(z)_y        δ_L = (p − y) / N
+mean squared    L = (1/NK) Σ (ŷ − y)²                 δ_L = 2 (ŷ − y) / (N K)
+penalty         Ω = λ1 Σ|w| + (λ2/2) Σ w²             ∂Ω/∂w = λ1 sign(w) + λ2 w
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def step_mask(lengths: Tensor | None, steps: int, device: torch.device) -> Tenso
 def reversal(lengths: Tensor | None, batch: int, steps: int, device: torch.device) -> Tensor:
     """Index (B, T, 1): position n_b − 1 − t for t < n_b, t itself on padding (an involution)."""
     t = torch.arange(steps, device=device)[None, :].expand(batch, -1)
-    n = (torch.full((batch,), steps, device=device) if lengths is None else lengths.to(device))
+    n = torch.full((batch,), steps, device=device) if lengths is None else lengths.to(device)
     return torch.where(t < n[:, None], n[:, None] - 1 - t, t).unsqueeze(-1)
 
 

@@ -38,6 +38,14 @@ class Tape:
             g = backward(g, grads, i > 0, *saved)
         return grads
 
+    def backward_to_input(self, delta: Tensor) -> tuple[dict[Tensor, Tensor], Tensor | None]:
+        """As ``backward``, and ∂L/∂(the first op's input) too (for tests and gradcheck)."""
+        grads: dict[Tensor, Tensor] = {}
+        g: Tensor | None = delta
+        for backward, saved in reversed(self.ops):
+            g = backward(g, grads, True, *saved)
+        return grads, g
+
 
 def add_grad(grads: dict[Tensor, Tensor], param: Tensor | None, value: Tensor) -> None:
     """grads[θ] += value (a parameter used twice gets the sum of both uses)."""
