@@ -93,9 +93,9 @@ class ExplicitBackpropMixin(ManualBackpropMixin):
         if self.backprop == "autograd":
             return super().forward_stage(batch)
         # explicit: no autograd graph at all; check: autograd also needs the graph.
-        with torch.set_grad_enabled(self.backprop == "check"):
-            with explicit_forward(self.net, self.bptt_steps) as record:
-                loss, outputs, target = self.step(batch)
+        grad = torch.set_grad_enabled(self.backprop == "check")
+        with grad, explicit_forward(self.net, self.bptt_steps) as record:
+            loss, outputs, target = self.step(batch)
         self.explicit_state = (record.tape, outputs, target)
         return loss, outputs, target
 
