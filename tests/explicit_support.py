@@ -14,6 +14,7 @@ from bp_app.models.cnn import CNNClassifier
 from bp_app.models.forecaster import Forecaster
 from bp_app.models.mlp import MLPClassifier
 from bp_app.models.sentiment import BagOfEmbeddingsClassifier, SentimentClassifier
+from tests.conftest import quiet_trainer as conftest_quiet_trainer
 
 VOCAB, STEPS, ROWS = 12, 7, 48
 
@@ -96,16 +97,8 @@ def make_model(name: str, **options: Any) -> pl.LightningModule:
 
 
 def quiet_trainer(**options: Any) -> pl.Trainer:
-    defaults = dict(
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-    )
-    return pl.Trainer(**{**defaults, **options})
+    """conftest's quiet Trainer, training only (the tiny data has no validation split)."""
+    return conftest_quiet_trainer(**{"limit_val_batches": 0, "num_sanity_val_steps": 0, **options})
 
 
 def train_steps(name: str, steps: int, **options: Any) -> pl.LightningModule:
