@@ -11,7 +11,6 @@ TARGETS = {
     "epoch mlp: mixin / automatic": 1.0,
     "epoch cnn: mixin / automatic": 1.0,
     "explicit optimizers / torch.optim (largest)": 1.25,
-    "hand-derived backward / autograd (largest)": 1.0,
     "peak memory, bp-train digits MLP (MB)": 1536,
 }
 
@@ -24,9 +23,6 @@ def figures(report: dict[str, Any]) -> dict[str, float]:
         "epoch mlp: mixin / automatic": epoch["mlp"]["ratios"]["mixin/automatic"]["ratio"],
         "epoch cnn: mixin / automatic": epoch["cnn"]["ratios"]["mixin/automatic"]["ratio"],
         "explicit optimizers / torch.optim (largest)": report["optimizers"]["max_ratio"],
-        "hand-derived backward / autograd (largest)": max(
-            r["ratio"] for r in report["backprop"]["results"].values()
-        ),
         "peak memory, bp-train digits MLP (MB)": report["time_to_accuracy"]["mlp"]["peak_rss_mb"],
     }
 
@@ -34,10 +30,18 @@ def figures(report: dict[str, Any]) -> dict[str, float]:
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with its measured value and whether it is met."""
     values = figures(report)
-    return [
+    rows = [
         {"name": name, "value": values[name], "target": limit, "met": values[name] <= limit}
         for name, limit in TARGETS.items()
     ]
+    # One per model: explicit / autograd, each with its own target (MLP 1.0 ... recurrent 3.0).
+    for model, r in report["backprop"]["results"].items():
+        limit = r.get("target", 1.0)
+        name = f"hand-derived backward / autograd: {model}"
+        rows.append(
+            {"name": name, "value": r["ratio"], "target": limit, "met": r["ratio"] <= limit}
+        )
+    return rows
 
 
 def epoch_table(report: dict[str, Any]) -> list[str]:

@@ -103,22 +103,27 @@ def max_pool2d_backward(g, grads, need_input, shape, argmax) -> Tensor | None:
 
 
 # ------------------------------------------------------------------ BatchNorm1d / 2d
+# Written with sums and fused multiply-adds (addcmul): a var() reduction over (N, H, W) or a
+# chain of separate multiplies each cost a pass over the activations.
 def batch_norm(tape: Tape, bn: nn.modules.batchnorm._BatchNorm, x: Tensor) -> Tensor:
     dims = [0, *range(2, x.ndim)]  # every axis but the channel: (N,), (N, L) or (N, H, W)
     shape = [1, -1] + [1] * (x.ndim - 2)  # a per-channel vector broadcast over x
+    n = x.numel() // x.shape[1]  # values per channel
     batch_stats = bn.training or bn.running_mean is None
     if batch_stats:
-        mean = x.mean(dims, keepdim=True)  # μ_c
-        var = x.var(dims, unbiased=False, keepdim=True)  # σ²_c, biased: what normalizes
+        mean = x.sum(dims, keepdim=True) / n  # μ_c
+        centered = x - mean
+        var = (centered * centered).sum(dims, keepdim=True) / n  # σ²_c, biased: what normalizes
         if bn.training and bn.running_mean is not None:
-            update_running_stats(bn, mean, var, x.numel() // x.shape[1])
+            update_running_stats(bn, mean, var, n)
     else:
         mean, var = bn.running_mean.reshape(shape), bn.running_var.reshape(shape)
+        centered = x - mean
     inv_std = torch.rsqrt(var + bn.eps)  # 1 / √(σ² + ε)
-    x_hat = (x - mean) * inv_std  # x̂
+    x_hat = centered * inv_std  # x̂
     y = x_hat
     if bn.weight is not None:
-        y = x_hat * bn.weight.reshape(shape) + bn.bias.reshape(shape)  # y = γ x̂ + β
+        y = torch.addcmul(bn.bias.reshape(shape), x_hat, bn.weight.reshape(shape))  # γ x̂ + β
     tape.record(batch_norm_backward, bn, x_hat, inv_std, batch_stats, dims, shape)
     return y
 
@@ -135,19 +140,20 @@ def update_running_stats(bn: nn.Module, mean: Tensor, var: Tensor, n: int) -> No
 
 
 def batch_norm_backward(g, grads, need_input, bn, x_hat, inv_std, batch_stats, dims, shape):
+    sum_g = g.sum(dims, keepdim=True)  # Σ_B g
+    sum_gx = (g * x_hat).sum(dims, keepdim=True)  # Σ_B g x̂
     if bn.weight is not None:
-        add_grad(grads, bn.weight, (g * x_hat).sum(dims))  # ∂L/∂γ = Σ_B g x̂
-        add_grad(grads, bn.bias, g.sum(dims))  # ∂L/∂β = Σ_B g
-        g = g * bn.weight.reshape(shape)  # ∂L/∂x̂ = γ g
+        add_grad(grads, bn.weight, sum_gx.flatten())  # ∂L/∂γ = Σ_B g x̂
+        add_grad(grads, bn.bias, sum_g.flatten())  # ∂L/∂β = Σ_B g
     if not need_input:
         return None
+    a = inv_std if bn.weight is None else bn.weight.reshape(shape) * inv_std  # γ / √(σ²+ε)
     if not batch_stats:
-        return g * inv_std  # eval: μ, σ² are constants
+        return g * a  # eval: μ, σ² are constants
     n = g.numel() // g.shape[1]
-    # ∂L/∂x = (1 / (n √(σ²+ε))) (n ∂L/∂x̂ − Σ ∂L/∂x̂ − x̂ Σ ∂L/∂x̂ x̂): μ and σ² depend on x too
-    sum_g = g.sum(dims, keepdim=True)
-    sum_gx = (g * x_hat).sum(dims, keepdim=True)
-    return (inv_std / n) * (n * g - sum_g - x_hat * sum_gx)
+    # ∂L/∂x = (γ / (n √(σ²+ε))) (n g − Σ g − x̂ Σ g x̂) = a g − (a Σ g x̂ / n) x̂ − a Σ g / n:
+    # μ and σ² depend on x too, hence the two correction terms.
+    return torch.addcmul(torch.addcmul(-a * sum_g / n, x_hat, -a * sum_gx / n), g, a)
 
 
 LAYERS = {
