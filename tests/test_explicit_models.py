@@ -67,3 +67,18 @@ def test_bptt_steps_needs_explicit_and_a_recurrent_model():
         make_model("sentiment_lstm", backprop="autograd", bptt_steps=3)
     with pytest.raises(ConfigError, match="autograd, explicit, check"):
         make_model("forecaster_lstm", backprop="by_hand")
+
+
+@pytest.mark.parametrize("name", ["cnn", "sentiment_gru", "forecaster_lstm"])
+def test_explicit_follows_autograd_with_a_penalty_clipping_and_batch_descent(name):
+    """Elastic penalty (∂Ω/∂w by hand), norm clipping and one full-batch update per epoch."""
+    options = dict(
+        regularization={"name": "elastic", "l1": 1e-3, "l2": 1e-2},
+        descent={"mode": "batch"},
+        gradient_clip_val=0.5,
+        optimizer={"name": "momentum", "lr": 0.05, "momentum": 0.9},
+    )
+    runs = {m: train_steps(name, 4, backprop=m, **options) for m in ("autograd", "explicit")}
+    explicit = dict(runs["explicit"].named_parameters())
+    for key, value in runs["autograd"].named_parameters():
+        torch.testing.assert_close(explicit[key], value, rtol=1e-5, atol=1e-6, msg=key)
