@@ -1,15 +1,9 @@
 """Stopping safely on SIGTERM (what ``docker stop`` sends): finish the step, save, exit 143.
 
-Lightning 2.6 does the first part itself. While ``fit`` or ``test`` runs, its signal connector
-holds the SIGTERM handler; the handler only records the signal (``trainer.received_sigterm``),
-and the loops raise ``SIGTERMException`` once the batch in flight is done (under DDP, rank 0
-broadcasts the signal so every rank stops after the same step). It writes no checkpoint, and
-``SIGTERMException`` is a ``SystemExit`` without a code, so the process would exit with status 0.
-Outside its loops SIGTERM keeps its default action, which a container's PID 1 ignores.
-
-Two additions close the gap: ``GracefulStop`` saves ``last.ckpt`` when that exception passes
-through ``fit``, and ``exit_on_sigterm`` (around the whole of ``bp-train``) turns it into status
-143 = 128 + SIGTERM and ends the process at once when no loop is running.
+Lightning stops its loops after the batch in flight on SIGTERM, but saves nothing and exits 0.
+``GracefulStop`` saves ``last.ckpt`` when that stop passes through ``fit``; ``exit_on_sigterm``
+(around the whole of bp-train) turns it into status 143 = 128 + SIGTERM and ends the process at
+once when no loop runs. What Lightning does on its own: docs/internals.md.
 """
 
 from __future__ import annotations
