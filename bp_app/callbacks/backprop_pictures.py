@@ -1,8 +1,9 @@
 """Pictures of the hand-derived backward at work, in TensorBoard and as PNGs in the run dir.
 
-``bptt/grad_norm_t``: ‖∂L/∂h_t‖ for each step t of a logged batch (sequences aligned at their
-last step, where the loss reads the state), drawn on a log scale: a plain RNN's gradient dies
-with distance from the loss, an LSTM's much less. Recurrent models in backprop=explicit or check.
+``bptt/grad_norm_t`` (every ``every_n_epochs`` epochs and the last): ‖∂L/∂h_t‖ for each step t
+of a logged batch (sequences aligned at their last step, where the loss reads the state), drawn
+on a log scale: a plain RNN's gradient dies with distance from the loss, an LSTM's much less.
+Recurrent models in backprop=explicit or check.
 
 ``conv/filters`` and ``conv/filter_grads``: the first conv layer's filters and their gradients
 as image grids, every ``every_n_steps`` optimizer steps. Models with a Conv2d, in any mode.
@@ -45,12 +46,13 @@ def tensorboard(trainer: pl.Trainer) -> list[Any]:
 class BackpropPictures(pl.Callback):
     """Draws ``bptt/grad_norm_t`` at each epoch's end and the first conv layer's filter grids."""
 
-    def __init__(self, dirpath: str, every_n_steps: int = 100) -> None:
-        if every_n_steps < 1:
-            raise ValueError(f"callbacks.backprop_pictures.every_n_steps must be >= 1, got "
-                             f"{every_n_steps}")  # fmt: skip
+    def __init__(self, dirpath: str, every_n_steps: int = 100, every_n_epochs: int = 10) -> None:
+        if every_n_steps < 1 or every_n_epochs < 1:
+            raise ValueError("callbacks.backprop_pictures.every_n_steps and every_n_epochs must "
+                             f"be >= 1, got {every_n_steps} and {every_n_epochs}")  # fmt: skip
         self.dirpath = Path(dirpath)
         self.every_n_steps = every_n_steps
+        self.every_n_epochs = every_n_epochs
         self.conv: nn.Conv2d | None = None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -64,6 +66,9 @@ class BackpropPictures(pl.Callback):
         norms: Tensor | None = getattr(pl_module, "time_norms", None)
         if norms is None or not trainer.is_global_zero:
             return
+        epoch = trainer.current_epoch + 1
+        if epoch % self.every_n_epochs and epoch != trainer.max_epochs:
+            return  # a figure costs a tenth of a second: not every epoch of a 200-epoch run
         values = norms.double().cpu().numpy()
         cell = pl_module.hparams.get("cell", "")
         # log10 of ‖∂L/∂h_T‖ / ‖∂L/∂h_1‖; a float32 norm can underflow to 0: floor it at 1e-45.
