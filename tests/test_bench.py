@@ -42,7 +42,11 @@ def test_bp_bench_smoke_writes_the_report(tmp_path):
         run = report["time_to_accuracy"][model]
         assert positive(run["peak_rss_mb"]) and positive(run["process_seconds"])
         assert run["reached"] == (run["seconds"] is not None)
-    assert [t["name"] for t in report["targets"]] == list(TARGETS)
+    per_model = [f"hand-derived backward / autograd: {m}" for m in report["backprop"]["results"]]
+    assert [t["name"] for t in report["targets"]] == [*TARGETS, *per_model]
+    assert {"cnn_mnist_32c3_bn", "bag_of_embeddings", "sentiment_lstm", "forecaster_gru"} <= set(
+        report["backprop"]["results"]
+    )
     assert all(isinstance(t["met"], bool) and positive(t["value"]) for t in report["targets"])
 
 
