@@ -16,17 +16,25 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-from matplotlib.figure import Figure
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor, nn
-
-from bp_app.callbacks.figures import render_rgb
 
 BPTT_TAG, BPTT_PNG = "bptt/grad_norm_t", "bptt_grad_norm_t.png"
 
 
-def grad_norm_figure(norms: np.ndarray, title: str) -> Figure:
+def render_rgb(figure: Any) -> np.ndarray:
+    """The figure's pixels, (H, W, 3) uint8, drawn with the Agg canvas (no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # only when a figure is drawn
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def grad_norm_figure(norms: np.ndarray, title: str) -> Any:
     """‖∂L/∂h_t‖ against t, log scale; t = T is the step the loss reads."""
+    from matplotlib.figure import Figure  # imported on first use: it costs startup time
+
     figure = Figure(figsize=(6, 3.2), dpi=80)
     axis = figure.add_subplot()
     steps = np.arange(1, len(norms) + 1)
