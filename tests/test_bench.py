@@ -67,7 +67,11 @@ def test_bp_bench_smoke_writes_the_report(tmp_path):
     assert all(positive(s) for s in started["seconds"].values())
     assert "6. Whole run" in result.stdout and "8. Commands that do not train" in result.stdout
     assert "6. Whole run" in result.stdout and "7. trainer.threads" in result.stdout
-    assert [t["name"] for t in report["targets"]] == list(TARGETS)
+    per_model = [f"hand-derived backward / autograd: {m}" for m in report["backprop"]["results"]]
+    assert [t["name"] for t in report["targets"]] == [*TARGETS, *per_model]
+    assert {"cnn_mnist_32c3_bn", "bag_of_embeddings", "sentiment_lstm", "forecaster_gru"} <= set(
+        report["backprop"]["results"]
+    )
     assert all(isinstance(t["met"], bool) and positive(t["value"]) for t in report["targets"])
 
 

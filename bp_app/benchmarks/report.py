@@ -20,9 +20,6 @@ TARGETS: dict[str, tuple[str, float, Callable[[dict[str, Any]], float]]] = {
     "explicit optimizers / torch.optim, multi-tensor (largest)": (
         "optimizers", 1.0, lambda o: o["max_ratio"],
     ),
-    "hand-derived backward / autograd (largest)": (
-        "backprop", 1.0, lambda b: max(r["ratio"] for r in b["results"].values()),
-    ),
     "peak memory, bp-train digits MLP (MB)": (
         "time_to_accuracy", 1536, lambda t: t["mlp"]["peak_rss_mb"],
     ),
@@ -49,6 +46,13 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         if report.get(section):
             value = read(report[section])
             rows.append({"name": name, "value": value, "target": limit, "met": value <= limit})
+    # One per model: explicit / autograd, each with its own target (MLP 1.0 ... recurrent 3.0).
+    for model, r in (report.get("backprop") or {}).get("results", {}).items():
+        limit = r.get("target", 1.0)
+        name = f"hand-derived backward / autograd: {model}"
+        rows.append(
+            {"name": name, "value": r["ratio"], "target": limit, "met": r["ratio"] <= limit}
+        )
     return rows
 
 

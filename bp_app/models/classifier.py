@@ -9,10 +9,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.classification import MulticlassAccuracy
 
-from bp_app.backprop.mixin import ManualBackpropMixin
+from bp_app.backprop.explicit.engine import ExplicitBackpropMixin
 
 
-class ClassifierModule(ManualBackpropMixin, pl.LightningModule):
+class ClassifierModule(ExplicitBackpropMixin, pl.LightningModule):
     """A network producing class logits; subclasses build ``self.net`` and say their input kind."""
 
     input_kind: ClassVar[str] = "images"

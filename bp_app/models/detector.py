@@ -110,9 +110,9 @@ class DetectorModule(ManualBackpropMixin, pl.LightningModule):
     ) -> None:
         if backprop != "autograd":
             raise ConfigError(
-                f"model.backprop={backprop!r} is not supported by model=detector: its "
-                "hand-derived backward covers the dense layers of model=mlp only. Use "
-                "model.backprop=autograd (the default)."
+                f"model.backprop={backprop!r} is not supported by model=detector: the "
+                "hand-derived backward covers model=mlp, cnn, sentiment, bag_of_embeddings and "
+                "forecaster. Use model.backprop=autograd (the default)."
             )
         super().__init__(**step)
         self.save_hyperparameters()

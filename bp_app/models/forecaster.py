@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError
 
-from bp_app.backprop.mixin import ManualBackpropMixin
+from bp_app.backprop.explicit.engine import ExplicitBackpropMixin
 from bp_app.callbacks.forecast_plot import ForecastPlot
 from bp_app.data.horizon_eval import horizon_metrics
 from bp_app.data.scaling import Scaler
@@ -77,13 +77,14 @@ class WindowNet(nn.Module):
         return out + last if self.residual else out
 
 
-class Forecaster(ManualBackpropMixin, pl.LightningModule):
+class Forecaster(ExplicitBackpropMixin, pl.LightningModule):
     """The window network trained by the shared manual-backprop step, checked against the
     naive (last value) and seasonal-naive (one season back) forecasts of the same windows."""
 
     input_kind: ClassVar[str] = "windows"
     # What validation_step logs every epoch: the metrics a search may optimize and prune on.
     val_metrics: ClassVar[tuple[str, ...]] = ("val/loss", "val/rmse")
+    loss_kind: ClassVar[str] = "mse"  # δ_L = 2 (ŷ − y) / (N h) in model.backprop=explicit
 
     def __init__(
         self,
