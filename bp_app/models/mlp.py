@@ -21,6 +21,7 @@ from bp_app.backprop.explicit import (
 )
 from bp_app.errors import ConfigError
 from bp_app.models.classifier import ClassifierModule
+from bp_app.models.init import initialize
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
@@ -85,6 +86,7 @@ class MLPClassifier(ClassifierModule):
         activation: str = "relu",
         dropout: float = 0.0,
         backprop: str = "autograd",
+        init: str = "torch_default",
         **optimization: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **optimization)
@@ -94,6 +96,7 @@ class MLPClassifier(ClassifierModule):
         self.save_hyperparameters()
         self.backprop = backprop
         self.net = MLP(math.prod(input_shape), list(hidden_sizes), num_classes, activation, dropout)
+        initialize(self.net, init)  # model.init: torch_default | glorot_uniform | he_normal
         self.forward_cache: tuple[ForwardCache, Tensor, Tensor] | None = None
 
     def forward_stage(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
