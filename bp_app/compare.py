@@ -53,9 +53,14 @@ def run_root(tb_dir: Path) -> Path:
 
 
 def run_label(tb_dir: Path) -> str:
-    """'0_optimizer=sgd' -> 'optimizer=sgd': the overrides that tell the runs apart."""
+    """'0_optimizer=sgd' -> 'optimizer=sgd': the overrides that tell the runs apart; a sweep
+    over experiments (left out of folder names) shows each run's task_name instead."""
     name = run_root(tb_dir).name
-    return re.sub(r"^\d+_", "", name) or name
+    label = re.sub(r"^\d+_", "", name)
+    if not label:
+        config = read_config(run_root(tb_dir))
+        label = str(OmegaConf.select(config, "task_name", default="")) if config else ""
+    return label or name
 
 
 def read_curve(tb_dir: Path, metric: str) -> Curve | None:
