@@ -9,18 +9,23 @@ Every ``every_n_steps`` optimizer steps, on rank zero only:
 A layer is a module that owns parameters (``net.layers.0`` for ``net.layers.0.weight``). The
 norms are read in ``on_before_optimizer_step``, which Lightning calls after the AMP grad scaler
 has unscaled the gradients (in manual optimization too) and before clipping and the update.
-On the other steps the callback does nothing but compare two integers.
+On the other steps the callback does nothing but compare two integers. With ``dirpath`` set,
+the norms it logged are drawn per layer against the step at the end of training:
+``<dirpath>/gradient_norms.png``, also in TensorBoard.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
+
+from bp_app.callbacks.figures import gradient_norms_figure, publish
 
 
 def layer_name(param_name: str) -> str:
@@ -39,7 +44,9 @@ def layer_norms(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
 class GradientFlow(pl.Callback):
     """Logs how the gradient flows through the layers, every ``every_n_steps`` optimizer steps."""
 
-    def __init__(self, every_n_steps: int = 50, histograms: bool = True) -> None:
+    def __init__(
+        self, every_n_steps: int = 50, histograms: bool = True, dirpath: str | None = None
+    ) -> None:
         if every_n_steps < 1:
             raise ValueError(
                 f"callbacks.gradient_flow.every_n_steps must be >= 1, got {every_n_steps}"
@@ -48,6 +55,8 @@ class GradientFlow(pl.Callback):
         self.histograms = histograms
         self._before: dict[str, Tensor] | None = None  # weights before this step's update
         self._step = 0
+        self.dirpath = Path(dirpath) if dirpath else None
+        self.history: dict[str, list[tuple[int, float]]] = defaultdict(list)  # layer -> (step, ‖g‖)
 
     def due(self, trainer: pl.Trainer) -> bool:
         """Log on rank zero, at steps 0, N, 2N, ..., when there is a logger to write to."""
@@ -68,7 +77,9 @@ class GradientFlow(pl.Callback):
         step = trainer.global_step
         params = {n: p for n, p in pl_module.named_parameters() if p.grad is not None}
         grads = {n: p.grad.detach() for n, p in params.items()}
-        log_scalars(trainer, "grad_norm", layer_norms(grads), step)
+        norms = log_scalars(trainer, "grad_norm", layer_norms(grads), step)
+        for layer, value in norms.items():
+            self.history[layer].append((step, value))
         if self.histograms:
             for name, p in params.items():
                 add_histogram(trainer, f"weights/{name}", p.detach(), step)
@@ -102,15 +113,25 @@ class GradientFlow(pl.Callback):
         log_scalars(trainer, "update_ratio", ratios, self._step)
         self._before = None
 
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The per-layer picture: ‖g_l‖ against the step, one line per layer, log scale."""
+        if self.dirpath is None or not self.history or not trainer.is_global_zero:
+            return
+        figure = gradient_norms_figure(dict(self.history))
+        publish(trainer, figure, self.dirpath / "gradient_norms.png", "grad_norm/picture")
 
-def log_scalars(trainer: pl.Trainer, prefix: str, values: dict[str, Tensor], step: int) -> None:
+
+def log_scalars(
+    trainer: pl.Trainer, prefix: str, values: dict[str, Tensor], step: int
+) -> dict[str, float]:
     """Write ``prefix/<layer>`` scalars to every logger, reading them off the device once."""
     if not values:
-        return
+        return {}
     numbers = torch.stack(list(values.values())).tolist()  # one host sync for all layers
     metrics = {f"{prefix}/{layer}": v for layer, v in zip(values, numbers, strict=True)}
     for logger in trainer.loggers:
         logger.log_metrics(metrics, step=step)
+    return dict(zip(values, numbers, strict=True))
 
 
 def add_histogram(trainer: pl.Trainer, tag: str, values: Tensor, step: int) -> None:
