@@ -6,7 +6,8 @@
 writes ``<sweep dir>/compare_val_loss.png``: the validation loss of every run against training
 steps and against wall-clock time, or, when the runs differ in their descent mode, against
 training examples seen (batch, stochastic and mini-batch descent all see N per epoch but update
-1, N and N / B times).
+1, N and N / B times). When the runs differ in their penalty it also writes
+``compare_regularization.png``: the weights' magnitudes and sparsity against λ.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from bp_app.errors import BPAppError, ConfigError
+from bp_app.optim.penalty_report import compare_penalties, penalty_summary
 
 
 @dataclass
@@ -212,6 +214,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     print(summary(curves, args.metric))
     print(f"bp-compare: wrote {out}")
+    # A sweep over penalties also gets the weights' picture (bp_app/optim/penalty_report.py).
+    runs = [(c.run_dir, c.label) for c in curves]
+    penalties = compare_penalties(runs, args.sweep / "compare_regularization.png")
+    if penalties:
+        print(penalty_summary(penalties))
+        print(f"bp-compare: wrote {args.sweep / 'compare_regularization.png'}")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ class ManualBackpropMixin(StepGroupsMixin):
         self.optimizer_config = dict(optimizer)
         self.scheduler_config = dict(scheduler or {"name": "none"})
         self.regularizer = Regularization(
-            **{k: v for k, v in (regularization or {}).items() if k != "name"}
+            # name and strength only label the run: l1 and l2 hold the λ the penalty uses.
+            **{k: v for k, v in (regularization or {}).items() if k not in ("name", "strength")}
         )
         self.descent_config = dict(descent or {"mode": "minibatch"})
         self.sync_block: ExitStack | None = None  # DDP's no_sync while batch descent accumulates

@@ -11,7 +11,7 @@ from bp_app.config.validate import check_group_keys, walk_targets
 from bp_app.optim.factory import check_optimizer_config, check_scheduler_config
 from bp_app.optim.ranges import Range, check_descent, check_ranges, check_regularization_ranges
 
-REGULARIZATION_KEYS = {"name", "l1", "l2", "include_bias"}
+REGULARIZATION_KEYS = {"name", "strength", "l1", "l2", "include_bias"}
 DESCENT_KEYS = {"mode"}
 # Every model's shared settings; each model checks its own, but only once it is built.
 MODEL_RANGES = {
