@@ -145,3 +145,18 @@ def test_init_schemes_draw_their_spreads():
     assert layer.weight.std().item() == pytest.approx(math.sqrt(2 / 1000), rel=0.03)
     with pytest.raises(ValueError, match="model.init='xavier' is unknown; choose one of"):
         initialize(layer, "xavier")
+
+
+@pytest.mark.parametrize(
+    ("experiment", "mode", "batch"),
+    [("seed_sigmoid_sgd", "stochastic", 1), ("seed_sigmoid_batch", "batch", None)],
+)
+def test_sigmoid_neuron_by_sgd_and_by_batch_gd(train_config, experiment, mode, batch):
+    """a = σ(Wᵀx + b), plain SGD with the same η: one example per update, or all of them."""
+    cfg = train_config([f"experiment={experiment}"])
+    check_train_config(cfg)
+    assert cfg.model.activation == "sigmoid"
+    assert (cfg.optimizer.name, cfg.optimizer.lr, cfg.optimizer.momentum) == ("sgd", 0.1, 0.0)
+    assert cfg.descent.mode == mode
+    if batch is not None:
+        assert cfg.data.batch_size == batch
