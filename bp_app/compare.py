@@ -1,7 +1,7 @@
 """bp-compare: draw the runs of one sweep side by side, from their TensorBoard event files.
 
     bp-train -m experiment=compare_optimizers
-    bp-compare outputs/compare_optimizers/multirun/<time>
+    bp-compare outputs/multirun/<time>
 
 writes ``<sweep dir>/compare_val_loss.png``: the validation loss of every run against training
 steps and against wall-clock time, or, when the runs differ in their descent mode, against
@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from bp_app.errors import BPAppError, ConfigError
+from bp_app.errors import ConfigError, user_errors
 from bp_app.optim.penalty_report import compare_penalties, penalty_summary
+from bp_app.runs.layout import CONFIG_FILE, TENSORBOARD_DIR, hydra_file
 
 
 @dataclass
@@ -51,7 +51,7 @@ def run_order(tb_dir: Path) -> tuple[int, str]:
 
 def run_root(tb_dir: Path) -> Path:
     """The run directory: the event files' folder, or its parent when it is ``tensorboard/``."""
-    return tb_dir.parent if tb_dir.name == "tensorboard" else tb_dir
+    return tb_dir.parent if tb_dir.name == TENSORBOARD_DIR else tb_dir
 
 
 def run_label(tb_dir: Path) -> str:
@@ -101,7 +101,7 @@ def in_training_order(points: list) -> list:
 
 
 def read_config(run_dir: Path):
-    path = run_dir / ".hydra" / "config.yaml"
+    path = hydra_file(run_dir, CONFIG_FILE)
     return OmegaConf.load(path) if path.is_file() else None
 
 
@@ -181,7 +181,7 @@ def compare(sweep: Path, metric: str = "val/loss", x_axis: str = "auto", out: Pa
     if not curves:
         raise ConfigError(
             f"no run under {sweep} logged {metric!r} to TensorBoard: pass the directory of a "
-            "sweep (bp-train -m ... logger=tensorboard), e.g. outputs/<task>/multirun/<time>"
+            "sweep (bp-train -m ... logger=tensorboard), e.g. outputs/multirun/<time>"
         )
     if x_axis == "auto":
         x_axis = "examples" if len({c.descent for c in curves}) > 1 else "step"
@@ -207,11 +207,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, help="the PNG to write (<sweep>/compare_<metric>.png)")
     args = parser.parse_args(argv)
-    try:
+    with user_errors("bp-compare"):
         out, curves = compare(args.sweep, args.metric, args.x, args.out)
-    except BPAppError as error:
-        print(f"bp-compare: error: {error}", file=sys.stderr)
-        sys.exit(2)
     print(summary(curves, args.metric))
     print(f"bp-compare: wrote {out}")
     # A sweep over penalties also gets the weights' picture (bp_app/optim/penalty_report.py).

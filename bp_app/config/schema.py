@@ -12,12 +12,12 @@ from omegaconf import MISSING
 @dataclass
 class TrainSchema:
     """Keys of conf/train.yaml. Group nodes (data, model, ...) are checked against their
-    targets' signatures by ``bp_app.config.validate``."""
+    targets' signatures by ``bp_app.config.keys``."""
 
     task_name: str = "train"
     seed: int = 42
     ckpt_path: Any = None
-    resume: str = "auto"  # auto | never: see bp_app.resume
+    resume: str = "auto"  # auto | never: see bp_app.runs.resume
     test: bool = True
     optimized_metric: str = "val/loss"
     data: Any = MISSING

@@ -110,7 +110,7 @@ class Forecaster(ManualBackpropMixin, pl.LightningModule):
 
     def on_fit_start(self) -> None:
         # A window net's matrices are tiny: extra threads only wait on one another, and on a busy
-        # machine each wait can cost a time slice (measured: 50x slower with 2 threads than 1).
+        # machine each wait can cost a whole time slice.
         if self.device.type == "cpu" and self.cpu_threads:
             torch.set_num_threads(self.cpu_threads)
 

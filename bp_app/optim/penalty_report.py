@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
 from bp_app.optim.regularization import SPARSITY_THRESHOLD
+from bp_app.runs.layout import CONFIG_FILE, hydra_file, last_checkpoint
 
 KIND_COLOURS = {"none": "#57606a", "l1": "#cf222e", "l2": "#0969da", "elastic": "#8250df"}
 
@@ -35,7 +36,7 @@ class PenaltyRun:
 
 def read_penalty_run(run_dir: Path, label: str) -> PenaltyRun | None:
     """The run's penalty and final weights, or None without a config or last.ckpt."""
-    config_path, ckpt = run_dir / ".hydra" / "config.yaml", run_dir / "checkpoints" / "last.ckpt"
+    config_path, ckpt = hydra_file(run_dir, CONFIG_FILE), last_checkpoint(run_dir)
     if not (config_path.is_file() and ckpt.is_file()):
         return None
     config = OmegaConf.load(config_path)

@@ -1,26 +1,16 @@
 """A run directory is never overwritten silently, and one that cannot be written fails at once.
 
-bp-train's rule for the directory it writes (hydra.run.dir, paths.run_dir in tests):
-
-- it holds a finished run (metrics.json): refused. Start a new directory; to train that run
-  further, resume from its checkpoint into the new one (ckpt_path=<dir>/checkpoints/last.ckpt).
-- it holds an unfinished run (checkpoints, no metrics.json): continued when
-  this run resumes from a checkpoint inside it (resume=auto does, so does ckpt_path=last);
-  refused otherwise, since a fresh start would write over its checkpoints.
-- it cannot be created or written (a path under a regular file, a read-only disk): refused,
-  naming the folder. (Permission bits alone do not stop root, who runs the tests and many
-  containers; a path through a regular file stops everyone.)
-
-bp-train checks this twice: in ``train`` (any caller), and before Hydra writes the run's
-.hydra/ files (``RunDirGuard``, a Hydra callback from conf/train.yaml), so that a refused run
-leaves even the earlier run's recorded config as it was.
+A directory holding a finished run (metrics.json) is refused; one holding an unfinished run is
+continued only when this run resumes from a checkpoint inside it; one that cannot be created or
+written is refused, naming the folder. bp-train checks this in ``train`` and, before Hydra
+writes .hydra/, in ``RunDirGuard`` (conf/train.yaml). The rule and its reasons:
+docs/internals.md.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +18,20 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from bp_app.errors import BPAppError, ConfigError
-
-FINISHED_MARK = "metrics.json"
+from bp_app.errors import ConfigError, user_errors
+from bp_app.runs.layout import CHECKPOINTS_DIR, METRICS_FILE, is_finished, last_checkpoint
+from bp_app.runs.resume import resume_checkpoint
 
 
 def check_run_dir(run_dir: Path, resumes_from: str | None) -> None:
     """Raise ConfigError when this run may not write ``run_dir`` (see the module doc)."""
     check_writable(run_dir)
-    if (run_dir / FINISHED_MARK).is_file():
+    if is_finished(run_dir):
         raise ConfigError(
-            f"the run directory {run_dir} already holds a finished run ({FINISHED_MARK}); "
+            f"the run directory {run_dir} already holds a finished run ({METRICS_FILE}); "
             "bp-train does not write over it. Start a new run directory (leave hydra.run.dir "
             "out for a new timestamped one, or name a new one); to train that run further, "
-            f"resume from it there: ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}."
+            f"resume from it there: ckpt_path={last_checkpoint(run_dir)}."
         )
     earlier = earlier_outputs(run_dir)
     if earlier and not (resumes_from and is_inside(Path(resumes_from), run_dir)):
@@ -75,7 +65,7 @@ def earlier_outputs(run_dir: Path) -> list[str]:
     TensorBoard adds new event files beside old ones, and Hydra's .hydra/ and the log of a run
     that failed before its first checkpoint are no run to continue: those do not count.
     """
-    return sorted(str(p.relative_to(run_dir)) for p in run_dir.glob("checkpoints/*.ckpt"))
+    return sorted(str(p.relative_to(run_dir)) for p in run_dir.glob(f"{CHECKPOINTS_DIR}/*.ckpt"))
 
 
 def is_inside(path: Path, folder: Path) -> bool:
@@ -89,19 +79,15 @@ class RunDirGuard(Callback):
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from bp_app.resume import resume_checkpoint  # resume imports callbacks: import late
-
-        quiet = logging.getLogger("bp_app.resume")  # train() logs the resume decision itself
+        quiet = logging.getLogger(resume_checkpoint.__module__)  # train() logs the decision
         quiet.disabled = True
         try:
-            HydraConfig.instance().set_config(config)  # ${hydra:...} resolves as in the job
-            run_dir = Path(str(config.hydra.run.dir))
-            with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-                config.hydra.runtime.output_dir = str(run_dir.resolve())  # as run_job sets it
-            HydraConfig.instance().set_config(config)  # now with paths.run_dir resolvable
-            check_run_dir(run_dir, resume_checkpoint(config))
-        except BPAppError as error:
-            print(f"bp-train: error: {error}", file=sys.stderr)
-            sys.exit(2)
+            with user_errors("bp-train"):
+                HydraConfig.instance().set_config(config)  # ${hydra:...} resolves as in the job
+                run_dir = Path(str(config.hydra.run.dir))
+                with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+                    config.hydra.runtime.output_dir = str(run_dir.resolve())  # as run_job sets it
+                HydraConfig.instance().set_config(config)  # now with paths.run_dir resolvable
+                check_run_dir(run_dir, resume_checkpoint(config))
         finally:
             quiet.disabled = False

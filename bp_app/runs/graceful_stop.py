@@ -1,15 +1,9 @@
 """Stopping safely on SIGTERM (what ``docker stop`` sends): finish the step, save, exit 143.
 
-Lightning 2.6 does the first part itself. While ``fit`` or ``test`` runs, its signal connector
-holds the SIGTERM handler; the handler only records the signal (``trainer.received_sigterm``),
-and the loops raise ``SIGTERMException`` once the batch in flight is done (under DDP, rank 0
-broadcasts the signal so every rank stops after the same step). It writes no checkpoint, and
-``SIGTERMException`` is a ``SystemExit`` without a code, so the process would exit with status 0.
-Outside its loops SIGTERM keeps its default action, which a container's PID 1 ignores.
-
-Two additions close the gap: ``GracefulStop`` saves ``last.ckpt`` when that exception passes
-through ``fit``, and ``exit_on_sigterm`` (around the whole of ``bp-train``) turns it into status
-143 = 128 + SIGTERM and ends the process at once when no loop is running.
+Lightning stops its loops after the batch in flight on SIGTERM, but saves nothing and exits 0.
+``GracefulStop`` saves ``last.ckpt`` when that stop passes through ``fit``; ``exit_on_sigterm``
+(around the whole of bp-train) turns it into status 143 = 128 + SIGTERM and ends the process at
+once when no loop runs. What Lightning does on its own: docs/internals.md.
 """
 
 from __future__ import annotations
@@ -27,10 +21,11 @@ import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from bp_app.runs.layout import last_checkpoint_for
+
 log = logging.getLogger(__name__)
 
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: how shells and Docker report "ended by SIGTERM"
-LAST_CHECKPOINT = "last.ckpt"
 
 
 class GracefulStop(pl.Callback):
@@ -40,17 +35,13 @@ class GracefulStop(pl.Callback):
     def __init__(self, dirpath: str | Path) -> None:
         self.dirpath = Path(dirpath)
 
-    def checkpoint_path(self, trainer: pl.Trainer) -> Path:
-        configured = getattr(trainer.checkpoint_callback, "dirpath", None)
-        return Path(configured or self.dirpath) / LAST_CHECKPOINT
-
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
         # Only a stop during fit has progress to keep; a stop during test keeps fit's last.ckpt.
         if not isinstance(exception, SIGTERMException) or trainer.state.fn != TrainerFn.FITTING:
             return
-        path = self.checkpoint_path(trainer)
+        path = last_checkpoint_for(trainer, self.dirpath)
         # A full checkpoint (optimizer and loop state too), as ModelCheckpoint writes last.ckpt.
         # Every rank calls this (it holds a barrier); rank 0 writes.
         trainer.save_checkpoint(path, weights_only=False)
