@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from bp_app.config.build import container
@@ -22,6 +21,7 @@ from bp_app.config.ranges import (
     check_ranges,
     check_regularization_ranges,
 )
+from bp_app.config.sources import KeySources
 from bp_app.optim.factory import optimizer_arguments
 
 # The keys of the plain (non-_target_) groups, as the mixin reads them.
@@ -31,18 +31,9 @@ DESCENT_KEYS = {"mode"}
 # schedule (choices.SCHEDULER_KEYS).
 
 
-def config_sources() -> dict[str, str]:
-    """'model' -> 'conf/model/mlp.yaml', for messages that say where a key came from."""
-    try:
-        choices = HydraConfig.get().runtime.choices
-    except Exception:  # composed without Hydra's runtime (some tests): no file names
-        return {}
-    return {group: f"conf/{group}/{choice}.yaml" for group, choice in choices.items() if choice}
-
-
 def check_train_config(cfg: DictConfig) -> None:
     """Raise ConfigError for any key, type or pairing that cannot work."""
-    sources = config_sources()
+    sources = KeySources.from_hydra()  # an unknown key's message names the file that set it
     for group in ("data", "model", "trainer", "logger", "callbacks"):
         node: Any = container(cfg.get(group))
         if node:
