@@ -11,6 +11,7 @@ composes, checks or runs fails here.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,8 @@ def ids(commands: list[DocCommand]) -> list[str]:
 @pytest.fixture(scope="module")
 def mnist_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("docs_data")
-    write_fake_mnist(root, n_train=MNIST_TRAIN, n_test=100)
+    raw = write_fake_mnist(root, n_train=MNIST_TRAIN, n_test=100)
+    shutil.copytree(raw, root / "FashionMNIST" / "raw")  # data=fashion_mnist reads the same IDX
     return root
 
 
@@ -104,7 +106,7 @@ def test_documented_bp_train_command(command: DocCommand, mnist_root, checkpoint
         return  # Hydra's own flag: nothing of bp_app's to compose
     overrides = fill_checkpoint(train_overrides(command, mnist_root), checkpoints)
     cfg = compose_config("train", overrides, tmp_path / "run")
-    if "MNIST" in cfg.data._target_:  # the small MNIST written above, in the real format
+    if "MNIST" in cfg.data._target_:  # the small (Fashion-)MNIST written above, real format
         if not any(a.startswith("data.root=") for a in overrides):
             overrides.append(f"data.root={mnist_root}")
         if cfg.data.val_size >= MNIST_TRAIN:
