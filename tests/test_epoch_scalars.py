@@ -33,7 +33,8 @@ def test_thirty_steps_show_epoch_curves_and_the_check(train_config, tmp_path):
         assert len(scalars[tag]) == 3, tag  # one point per epoch
     losses = [v for _, v in scalars["train/loss_epoch"]]
     assert losses[0] > losses[-1] > 0  # Adam on digits: the mean training loss falls
-    assert all(0 < v < 1e-3 for _, v in scalars["train/penalty_epoch"])  # λ Σ|w|, λ = 1e-4
+    # λ Σ|w| with λ = 1e-4 and about 9,500 weights of |w| ~ 0.06 at the start
+    assert all(0.01 < v < 0.1 for _, v in scalars["train/penalty_epoch"])
     assert 0.1 < scalars["train/acc_epoch"][-1][1] <= 1
     # The gradient check: at the first step (step 0) and as each epoch's largest error.
     assert [s for s, _ in scalars["train/grad_check_rel_err"]] == [0]
