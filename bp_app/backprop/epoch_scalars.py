@@ -33,10 +33,13 @@ class EpochScalars:
         self.has_correct = False
         self.check: Tensor | None = None  # the largest gradient-check error of the epoch
         self.step_check: Tensor | None = None  # the latest check, for the per-step scalars
+        self.last: tuple[Tensor, Tensor | None, Tensor | None, int] | None = None  # the last step
 
     @torch.no_grad()
     def add(self, loss: Tensor, penalty: Tensor | None, correct: Tensor | None, n: int) -> None:
         """One step's (or one batch-descent chunk's) numbers: a few device ops, no host read."""
+        detached = penalty.detach() if penalty is not None else None
+        self.last = (loss.detach(), detached, correct, n)
         zero = loss.new_zeros((), dtype=torch.float32)
         step = torch.stack(
             [
@@ -76,13 +79,12 @@ class EpochScalars:
         self.__init__()
 
 
-def first_step_scalars(
-    module: Any, loss: Tensor, penalty: Tensor | None, correct: Tensor | None, n: int, optimizer
-) -> None:
+def first_step_scalars(module: Any, optimizer: Any) -> None:
     """The run's first step, written to every logger at step 0 (one host read, once a run)."""
     trainer = module.trainer
-    if not trainer.loggers or not trainer.is_global_zero:
+    if not trainer.loggers or not trainer.is_global_zero or module.epoch_scalars.last is None:
         return
+    loss, penalty, correct, n = module.epoch_scalars.last
     values = {"train/loss": loss.detach().float()}
     if penalty is not None:
         values["train/penalty"] = penalty.detach().float()

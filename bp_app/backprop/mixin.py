@@ -87,16 +87,15 @@ class ManualBackpropMixin:
         loss, outputs, target = self.forward_stage(batch)
         objective, penalty = self.loss_stage(loss)
         self.backward_stage(objective)
-        correct = self.train_correct(outputs, target)
-        self.epoch_scalars.add(loss, penalty, correct, len(target))  # after a check in backward
+        self.epoch_scalars.add(loss, penalty, self.train_correct(outputs, target), len(target))
         self.update_stage(optimizer)  # inspect and clip run inside, see on_before_optimizer_step
         self.reset_stage(optimizer)
         self.schedule_stage(interval="step")
         if self.log_due():
             self.log_train(loss, penalty, outputs, target, optimizer)
         elif self.global_step == 1:  # the run's first step: its curves start at step 0
-            first_step_scalars(self, loss, penalty, correct, len(target), optimizer)
-        self.epoch_scalars.step_check = None
+            first_step_scalars(self, optimizer)
+        self.epoch_scalars.step_check = None  # logged or not, the check belonged to this step
         return loss.detach()
 
     # ------------------------------------------------------------------ batch descent
@@ -125,6 +124,7 @@ class ManualBackpropMixin:
             self.sync_block_begin()
         # Per-epoch logging: Lightning averages the batches weighted by size, the full-data J.
         self.log_train(loss, penalty, outputs, target, optimizer, per_epoch=True)
+        self.epoch_scalars.step_check = None
         if last:
             self.update_stage(optimizer)
             self.reset_stage(optimizer)
@@ -276,7 +276,6 @@ class ManualBackpropMixin:
 
     def train_correct(self, outputs: Tensor, target: Tensor) -> Tensor | None:
         """How many of the step's examples were right (classifiers), for train/acc_epoch."""
-        return None
 
     # ------------------------------------------------------------------ optimizers
     @property
