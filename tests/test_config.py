@@ -25,7 +25,7 @@ from bp_app.optim.factory import build_optimizer
 from bp_app.optim.schedulers import build_scheduler
 
 # Data sets that need no files or network: the ones a model option is checked with.
-OFFLINE_DATA = ("digits", "negation", "sine", "airline")
+OFFLINE_DATA = ("digits", "negation", "sine", "airline", "digit_boxes")
 
 
 def options(group: str) -> list[str]:

@@ -5,7 +5,7 @@
       checkpoints/last.ckpt                the newest state (every epoch end, a stop, a crash)
       checkpoints/best-*.ckpt              the best by validation loss
       tensorboard/                         event files
-      images/                              image panels (image models)
+      images/                              image panels (image models), box panels (detectors)
       metrics.json                         final val/test metrics: the mark of a finished run
 
 Sweeps (``bp-train -m``) put each job under ``<output dir>/multirun/<time>/<n>_<overrides>/``.
