@@ -82,7 +82,6 @@ def train_overrides(command: DocCommand, mnist_root: Path) -> list[str]:
     the test."""
     args = first_sweep_job(list(command.args)) if "-m" in command.args else list(command.args)
     args = [a for a in args if not a.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
-    args = [f"data.root={mnist_root}" if a.startswith("data.root=") else a for a in args]
     return [a.replace("data.download=true", "data.download=false") for a in args]
 
 
@@ -107,14 +106,14 @@ def test_documented_bp_train_command(command: DocCommand, mnist_root, checkpoint
     overrides = fill_checkpoint(train_overrides(command, mnist_root), checkpoints)
     cfg = compose_config("train", overrides, tmp_path / "run")
     if "MNIST" in cfg.data._target_:  # the small (Fashion-)MNIST written above, real format
-        if not any(a.startswith("data.root=") for a in overrides):
-            overrides.append(f"data.root={mnist_root}")
+        overrides = [a for a in overrides if not a.startswith("data.root=")]
+        overrides.append(f"data.root={mnist_root}")
         if cfg.data.val_size >= MNIST_TRAIN:
             overrides.append("data.val_size=100")
         cfg = compose_config("train", overrides, tmp_path / "run")
     check_train_config(cfg)
-    if CHECK_ONLY.search(command.text):
-        return
+    if CHECK_ONLY.search(command.text) or any(placeholder(a) for a in overrides):
+        return  # e.g. data=coco data.root=/path/to/folder: the reader's own files
     cfg = compose_config("train", [*overrides, *SHORT], tmp_path / "run")
     if run_fingerprint(cfg) in TRAINED:
         return
@@ -131,6 +130,7 @@ def checkpoints(tmp_path_factory, mnist_root) -> dict[str, Path]:
         "images": [],
         "text": ["experiment=sentiment_negation"],
         "series": ["experiment=airline_forecast"],
+        "boxes": ["experiment=detect_digits"],
     }.items():
         run = tmp_path_factory.mktemp(f"docs_{name}") / "run"
         train(compose_config("train", [*overrides, *SHORT], run))
@@ -142,6 +142,7 @@ def fill_checkpoint(args, checkpoints: dict[str, Path]) -> list[str]:
     """ckpt_path=<a run's checkpoint> -> a checkpoint of a short run of the same kind."""
     kind = "text" if any(a.startswith("text=") for a in args) else "images"
     kind = "series" if any(a.startswith("steps=") for a in args) else kind
+    kind = "boxes" if any(a.startswith("out_dir=") for a in args) else kind
     filled = f"ckpt_path={checkpoints[kind]}"
     return [filled if a.startswith("ckpt_path=") and placeholder(a) else a for a in args]
 
