@@ -15,7 +15,7 @@ from torch import nn
 
 from bp_app.backprop import graph as graph_module
 from bp_app.backprop.graph import mlp_graph, to_graphviz, to_text
-from bp_app.callbacks.figures import computation_graph_figure, render_rgb
+from bp_app.callbacks.lecture_figures import computation_graph_figure, render_rgb
 from bp_app.optim.penalty_report import compare_penalties
 from bp_app.train import train
 

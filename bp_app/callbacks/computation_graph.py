@@ -21,7 +21,7 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from bp_app.backprop.graph import can_render_dot, mlp_graph, to_graphviz, to_text
-from bp_app.callbacks.figures import computation_graph_figure, publish
+from bp_app.callbacks.lecture_figures import computation_graph_figure, publish
 from bp_app.data.tensor_loader import StepGroup
 from bp_app.errors import ConfigError
 

@@ -25,8 +25,6 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
 
-from bp_app.callbacks.figures import gradient_norms_figure, publish
-
 
 def layer_name(param_name: str) -> str:
     """'net.layers.0.weight' -> 'net.layers.0': the module that owns the parameter."""
@@ -117,6 +115,8 @@ class GradientFlow(pl.Callback):
         """The per-layer picture: ‖g_l‖ against the step, one line per layer, log scale."""
         if self.dirpath is None or not self.history or not trainer.is_global_zero:
             return
+        from bp_app.callbacks.lecture_figures import gradient_norms_figure, publish  # matplotlib
+
         figure = gradient_norms_figure(dict(self.history))
         publish(trainer, figure, self.dirpath / "gradient_norms.png", "grad_norm/picture")
 

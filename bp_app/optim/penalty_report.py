@@ -116,7 +116,7 @@ def compare_penalties(run_dirs: list[tuple[Path, str]], out: Path) -> list[Penal
         return None
     from PIL import Image
 
-    from bp_app.callbacks.figures import render_rgb
+    from bp_app.callbacks.lecture_figures import render_rgb
 
     Image.fromarray(render_rgb(penalty_figure(runs))).save(out)
     return runs
