@@ -87,3 +87,15 @@ def mini_batches_per_epoch(trainer: Any) -> int:
     if k == 1:
         return trainer.num_training_batches
     return min(trainer.num_training_batches * k, loader.num_mini_batches)
+
+
+def samples_per_epoch(trainer: Any) -> int:
+    """The training examples this process sees in one epoch (after limit_train_batches)."""
+    loader = trainer.train_dataloader
+    total = getattr(loader, "num_samples", None)  # TensorBatchLoader: this rank's share
+    if total is None:
+        total = len(loader.sampler)  # a torch DataLoader (DistributedSampler under DDP)
+    batches = trainer.num_training_batches
+    if batches < len(loader):  # limit_train_batches: batches of steps_per_batch mini-batches
+        total = min(total, batches * loader.batch_size * getattr(loader, "steps_per_batch", 1))
+    return total

@@ -14,12 +14,14 @@ norms are read in ``on_before_optimizer_step``, which Lightning calls after the 
 has unscaled the gradients (in manual optimization too) and before clipping and the update.
 The norms stay on the device until the next histogram or the epoch's end, which read them back in
 one go: the logging steps do not wait for the device. On the other steps the callback does
-nothing but compare integers.
+nothing but compare integers. With ``dirpath`` set, the norms it logged are drawn per layer
+against the step at the end of training: ``<dirpath>/gradient_norms.png``, also in TensorBoard.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -45,7 +47,11 @@ class GradientFlow(pl.Callback):
     """Logs how the gradient flows through the layers, every ``every_n_steps`` optimizer steps."""
 
     def __init__(
-        self, every_n_steps: int = 50, histograms: bool = True, histogram_every_n_steps: int = 1000
+        self,
+        every_n_steps: int = 50,
+        histograms: bool = True,
+        histogram_every_n_steps: int = 1000,
+        dirpath: str | None = None,
     ) -> None:
         for key, value in (
             ("every_n_steps", every_n_steps),
@@ -56,6 +62,8 @@ class GradientFlow(pl.Callback):
         self.every_n_steps = every_n_steps
         self.histograms = histograms
         self.histogram_every_n_steps = histogram_every_n_steps
+        self.dirpath = Path(dirpath) if dirpath else None
+        self.history: dict[str, list[tuple[int, float]]] = defaultdict(list)  # layer -> (step, ‖g‖)
         self._before: dict[str, Tensor] | None = None  # weights before this step's update
         self._step = 0
         self._last_batch = False  # the batch running is the epoch's last
@@ -122,6 +130,13 @@ class GradientFlow(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.flush(trainer)  # a run stopped by max_steps inside an epoch
+        if self.dirpath is None or not self.history or not trainer.is_global_zero:
+            return
+        from bp_app.callbacks.lecture_figures import gradient_norms_figure, publish  # matplotlib
+
+        # The per-layer picture: ‖g_l‖ against the step, one line per layer, log scale.
+        figure = gradient_norms_figure(dict(self.history))
+        publish(trainer, figure, self.dirpath / "gradient_norms.png", "grad_norm/picture")
 
     def log_update_ratio(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """‖Δw_l‖ / ‖w_l‖ of the logged step, once its update is done."""
@@ -155,6 +170,9 @@ class GradientFlow(pl.Callback):
             metrics = {f"{prefix}/{layer}": v for layer, v in zip(layers, row, strict=True)}
             for logger in trainer.loggers:
                 logger.log_metrics(metrics, step=step)
+            if prefix == "grad_norm":  # kept for the end-of-training picture
+                for layer, value in zip(layers, row, strict=True):
+                    self.history[layer].append((step, value))
         self._pending = []
 
 

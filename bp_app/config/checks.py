@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from bp_app.config import container
@@ -23,22 +22,14 @@ from bp_app.config.ranges import (
     check_regularization_ranges,
     check_threads,
 )
+from bp_app.config.sources import KeySources
 from bp_app.optim.factory import optimizer_arguments
 
 # The keys of the plain (non-_target_) groups, as the mixin reads them.
-REGULARIZATION_KEYS = {"name", "l1", "l2", "include_bias"}
+REGULARIZATION_KEYS = {"name", "strength", "l1", "l2", "include_bias"}
 DESCENT_KEYS = {"mode"}
 # Optimizer keys are its class's arguments (optim/factory.py); scheduler keys depend on the
 # schedule (choices.SCHEDULER_KEYS).
-
-
-def config_sources() -> dict[str, str]:
-    """'model' -> 'conf/model/mlp.yaml', for messages that say where a key came from."""
-    try:
-        choices = HydraConfig.get().runtime.choices
-    except Exception:  # composed without Hydra's runtime (some tests): no file names
-        return {}
-    return {group: f"conf/{group}/{choice}.yaml" for group, choice in choices.items() if choice}
 
 
 def check_train_config(cfg: DictConfig, imports: bool = True) -> None:
@@ -49,7 +40,7 @@ def check_train_config(cfg: DictConfig, imports: bool = True) -> None:
     whatever needs an import (Lightning's own classes' keys, types, model-data pairing) left to
     the full pass, which runs next.
     """
-    sources = config_sources()
+    sources = KeySources.from_hydra()  # an unknown key's message names the file that set it
     for group in ("data", "model", "trainer", "logger", "callbacks"):
         node: Any = container(cfg.get(group))
         if group == "trainer" and node:

@@ -17,6 +17,7 @@ from typing import Any, Union
 from hydra.utils import get_object
 
 from bp_app.config.signatures import static_keywords
+from bp_app.config.sources import KeySources
 from bp_app.errors import ConfigError
 
 HYDRA_KEYS = {"_target_", "_convert_", "_recursive_", "_partial_", "_args_"}
@@ -92,7 +93,7 @@ def check_value_type(where: str, key: str, value: Any, hint: Any) -> None:
 
 
 def check_target_node(
-    node: dict[str, Any], where: str, source: str | None = None, imports: bool = True
+    node: dict[str, Any], where: str, sources: KeySources | None = None, imports: bool = True
 ) -> None:
     """Every key of a ``_target_`` node must be an argument of its target, with a sane type.
 
@@ -112,16 +113,19 @@ def check_target_node(
         accepted, hints = static_keywords(target_path), {}
         if accepted is None:
             return
-    origin = f" (from {source})" if source else ""
+    sources = sources or KeySources()
     for key, value in node.items():
         if key in HYDRA_KEYS:
             continue
         if accepted is not None and key not in accepted:
             close = difflib.get_close_matches(key, sorted(accepted), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
+            source = sources.of(where, key)
+            origin = f" (set by {source})" if source else ""
             raise ConfigError(
-                f"Unknown config key '{where}.{key}'{origin}: {target_path} takes no argument "
-                f"'{key}'.{hint} Valid keys: {', '.join(sorted(accepted))}."
+                f"Unknown config key '{where}.{key}'{origin}:{sources.pair_advice(where, key)} "
+                f"{target_path} takes no argument '{key}'.{hint} "
+                f"Valid keys: {', '.join(sorted(accepted))}."
             )
         if key in hints:
             check_value_type(where, key, value, hints[key])
@@ -143,11 +147,11 @@ def check_group_keys(
             )
 
 
-def walk_targets(node: Any, where: str, sources: dict[str, str], imports: bool = True) -> None:
+def walk_targets(node: Any, where: str, sources: KeySources, imports: bool = True) -> None:
     """Check every ``_target_`` node below ``node`` (a plain container)."""
     if isinstance(node, dict):
         if "_target_" in node:
-            check_target_node(node, where, sources.get(where), imports)
+            check_target_node(node, where, sources, imports)
         for key, child in node.items():
             walk_targets(child, f"{where}.{key}", sources, imports)
     elif isinstance(node, list):

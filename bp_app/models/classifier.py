@@ -39,6 +39,9 @@ class ClassifierModule(ExplicitBackpropMixin, pl.LightningModule):
         accuracy = (outputs.argmax(dim=1) == target).float().mean()
         self.log("train/acc", accuracy, prog_bar=True, batch_size=len(target))
 
+    def train_correct(self, outputs: Tensor, target: Tensor) -> Tensor:
+        return (outputs.detach().argmax(dim=1) == target).sum()  # on the device: no sync
+
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         loss, logits, y = self.step(batch)
         self.val_acc(logits, y)

@@ -9,6 +9,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from bp_app.models.classifier import ClassifierModule
+from bp_app.models.init import initialize
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
@@ -63,8 +64,10 @@ class MLPClassifier(ClassifierModule):
         hidden_sizes: Sequence[int] = (128,),
         activation: str = "relu",
         dropout: float = 0.0,
+        init: str = "torch_default",
         **backprop: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **backprop)
         self.save_hyperparameters()
         self.net = MLP(math.prod(input_shape), list(hidden_sizes), num_classes, activation, dropout)
+        initialize(self.net, init)  # model.init: torch_default | glorot_uniform | he_normal

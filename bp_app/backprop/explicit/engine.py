@@ -120,7 +120,7 @@ class ExplicitBackpropMixin(ManualBackpropMixin):
             params = list(grads)
             autograd = torch.autograd.grad(objective, params, retain_graph=True)
             error = relative_error(grads, dict(zip(params, autograd, strict=True)))
-            self.log("train/grad_check_rel_err", error, batch_size=len(self.explicit_state[2]))
+            self.epoch_scalars.add_check(error)  # the mixin logs it: per step and per epoch
         if self.backprop == "check":
             super().backward_stage(objective, weight)
         self.explicit_state = None  # free the tape before the update
@@ -137,9 +137,11 @@ class ExplicitBackpropMixin(ManualBackpropMixin):
         return add_penalty_gradients(grads, self.regularizer, self)
 
     def check_due(self) -> bool:
-        """True on the steps whose scalars the mixin logs (it checks before the update)."""
+        """True on the steps whose scalars the mixin logs (it checks before the update), and on
+        each epoch's first step (for train/grad_check_rel_err_epoch), the run's first included."""
         every = self.trainer.log_every_n_steps
-        return every > 0 and (self.global_step + 1) % every == 0
+        logged = every > 0 and (self.global_step + 1) % every == 0
+        return logged or self.epoch_scalars.count == 0
 
     def scaled_for_amp(self, grads: dict[Tensor, Tensor]) -> dict[Tensor, Tensor]:
         """Under 16-mixed precision, multiply by the loss scale, as autograd's backward of the
