@@ -62,3 +62,25 @@ def test_sigterm_to_every_rank_saves_once_exits_143_and_resumes_each_ranks_gener
         assert torch.equal(value, weights[1][name]), name
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())[-1] == "last.ckpt"
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_one_rank_failing_ends_every_rank_with_its_error_and_keeps_last_ckpt(tmp_path):
+    """Rank 1 raises in epoch 2: no rank hangs in a collective, the error named is rank 1's,
+    and last.ckpt is still the end of epoch 1, loadable (no half-written save from one rank)."""
+    args = [
+        *(arg for arg in TRAIN if not arg.startswith("trainer.max_epochs=")),
+        "trainer.max_epochs=2",
+        f"+callbacks.probe.dirpath={tmp_path}",
+        f"hydra.run.dir={tmp_path}/run",
+        "+callbacks.fail._target_=tests.rank_probes.RaiseOnRankAt",
+        "+callbacks.fail.rank=1",
+        f"+callbacks.fail.step={STOP_AT}",
+    ]
+    results = finish(start_ranks(tmp_path, args), timeout=120)
+    outputs = "".join(output for _, output in results)
+    assert "[killed after" not in outputs, outputs[-3000:]  # both ended on their own
+    assert all(status not in (0, EXIT_SIGTERM) for status, _ in results), outputs[-3000:]
+    assert f"RuntimeError: rank 1 failed before step {STOP_AT}" in results[1][1]
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 5  # the end of epoch 1
