@@ -62,8 +62,11 @@ def check_one_job(folder, union: dict[str, torch.Tensor]) -> None:
     assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["run"]  # one run dir
     run = folder / "run"
     assert (run / "metrics.json").is_file() and not (run / "train_ddp_process_1.log").exists()
-    assert len(list((run / "tensorboard").rglob("events.out.tfevents.*"))) == 1  # rank 0's
-    scalars, _ = read_events(next((run / "tensorboard").rglob("events.out.tfevents.*")).parent)
+    # events.out.tfevents.<time>.<host>.<pid>.<n>: one writing process (fit, test and the
+    # HPARAMS row each open a file, as in one process), rank 0
+    files = list((run / "tensorboard").rglob("events.out.tfevents.*"))
+    assert len({f.name.split(".")[-2] for f in files}) == 1, [f.name for f in files]
+    scalars, _ = read_events(files[0].parent)
     assert [step for step, _ in scalars["train/loss"]] == list(range(2 * STEPS))  # one writer
 
 
