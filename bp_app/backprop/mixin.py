@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from bp_app.backprop import step_groups
+from bp_app.compat.lightning import backward_without_hooks
 from bp_app.data.tensor_loader import StepGroup
 from bp_app.errors import ConfigError
 from bp_app.optim.factory import build_optimizer
@@ -176,11 +177,11 @@ class ManualBackpropMixin:
         return loss + penalty, penalty
 
     def backward_stage(self, objective: Tensor, weight: float = 1.0) -> None:
-        """Backward: g += weight · ∇θ J by back propagation, into each parameter's ``.grad``.
-
-        ``weight`` is 1 but in batch descent, where it is the batch's share of the epoch.
-        """
-        self.manual_backward(objective * weight if weight != 1.0 else objective)
+        """Backward: g += weight · ∇θ J into each ``.grad`` (weight < 1: batch descent's share)."""
+        objective = objective * weight if weight != 1.0 else objective
+        if backward_without_hooks(self.trainer, self):  # all manual_backward would do here
+            return objective.backward()
+        self.manual_backward(objective)  # AMP loss scaling, DDP, backward hooks
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Between backward and update, on unscaled gradients, after the callbacks' hook of this

@@ -42,6 +42,12 @@ def run_group(module: ManualBackpropMixin, group: StepGroup, batch_idx: int) -> 
         if module.full_batch:
             loss = module.batch_descent_step(mini_batch, last_batch and i + 1 == len(group))
             continue
+        # Per-step checks that keep only the group's last step (the NaN guard's gradient norms)
+        # skip the others. Set twice per group: an nn.Module attribute write is not free.
+        if i == 0 and len(group) > 1:
+            module.last_in_group = False
+        elif i + 1 == len(group):
+            module.last_in_group = True
         loss = module.gradient_step(mini_batch)
         if module.log_due():
             logged = i
@@ -50,6 +56,8 @@ def run_group(module: ManualBackpropMixin, group: StepGroup, batch_idx: int) -> 
             # count the mini-batches left as not trained on.
             trainer.train_dataloader.rewind(len(group) - i - 1)
             break
+    if not getattr(module, "last_in_group", True):  # max_steps stopped the group early
+        module.last_in_group = True
     set_batches_that_stepped(trainer, start + (i if logged is None else logged))
     return loss, logged is not None and logged < i
 

@@ -8,7 +8,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from bp_app.config.build import container
+from bp_app.config import container
 from bp_app.config.choices import (
     check_descent,
     check_model_fits_data,
@@ -21,6 +21,7 @@ from bp_app.config.ranges import (
     check_optimizer_ranges,
     check_ranges,
     check_regularization_ranges,
+    check_threads,
 )
 from bp_app.optim.factory import optimizer_arguments
 
@@ -40,17 +41,25 @@ def config_sources() -> dict[str, str]:
     return {group: f"conf/{group}/{choice}.yaml" for group, choice in choices.items() if choice}
 
 
-def check_train_config(cfg: DictConfig) -> None:
-    """Raise ConfigError for any key, type or pairing that cannot work."""
+def check_train_config(cfg: DictConfig, imports: bool = True) -> None:
+    """Raise ConfigError for any key, type or pairing that cannot work.
+
+    ``imports=False`` is the early pass bp-train runs before it imports torch or Lightning: the
+    same checks, with each bp_app class's keys read from its source (config/signatures.py) and
+    whatever needs an import (Lightning's own classes' keys, types, model-data pairing) left to
+    the full pass, which runs next.
+    """
     sources = config_sources()
     for group in ("data", "model", "trainer", "logger", "callbacks"):
         node: Any = container(cfg.get(group))
+        if group == "trainer" and node:
+            check_threads(node.pop("threads", "auto"))  # bp_app's key, not pl.Trainer's
         if node:
-            walk_targets(node, group, sources)
+            walk_targets(node, group, sources, imports)
     # Optimization: keys, then ranges (lr > 0, β and ρ in [0, 1), λ >= 0, batch size >= 1).
     check_ranges(container(cfg.model) or {}, "model", MODEL_RANGES)
     optimizer = container(cfg.optimizer)
-    optimizer_arguments(optimizer)  # a known name and impl, and keys its class takes
+    optimizer_arguments(optimizer, imports)  # a known name and impl, and keys its class takes
     check_optimizer_ranges(optimizer)
     check_nesterov(optimizer)
     regularization = container(cfg.regularization) or {}
@@ -60,4 +69,5 @@ def check_train_config(cfg: DictConfig) -> None:
     check_group_keys(descent, "descent", DESCENT_KEYS)
     check_descent(descent, (container(cfg.data) or {}).get("batch_size"))
     check_scheduler_config(container(cfg.scheduler) or {})
-    check_model_fits_data(cfg.model._target_, cfg.data._target_)
+    if imports:
+        check_model_fits_data(cfg.model._target_, cfg.data._target_)

@@ -16,6 +16,7 @@ from typing import Any, Union
 
 from hydra.utils import get_object
 
+from bp_app.config.signatures import static_keywords
 from bp_app.errors import ConfigError
 
 HYDRA_KEYS = {"_target_", "_convert_", "_recursive_", "_partial_", "_args_"}
@@ -90,17 +91,27 @@ def check_value_type(where: str, key: str, value: Any, hint: Any) -> None:
         )
 
 
-def check_target_node(node: dict[str, Any], where: str, source: str | None = None) -> None:
-    """Every key of a ``_target_`` node must be an argument of its target, with a sane type."""
+def check_target_node(
+    node: dict[str, Any], where: str, source: str | None = None, imports: bool = True
+) -> None:
+    """Every key of a ``_target_`` node must be an argument of its target, with a sane type.
+
+    ``imports=False``: only what the target's source says (``signatures.static_keywords``),
+    keys without types, and nothing for a target it cannot read; nothing is imported.
+    """
     target_path = node["_target_"]
-    try:
-        target = get_object(target_path)
-    except Exception as error:
-        raise ConfigError(
-            f"{where}._target_={target_path!r} cannot be imported: {error}"
-        ) from error
-    accepted = accepted_keywords(target)
-    hints = _type_hints(target)
+    if imports:
+        try:
+            target = get_object(target_path)
+        except Exception as error:
+            raise ConfigError(
+                f"{where}._target_={target_path!r} cannot be imported: {error}"
+            ) from error
+        accepted, hints = accepted_keywords(target), _type_hints(target)
+    else:
+        accepted, hints = static_keywords(target_path), {}
+        if accepted is None:
+            return
     origin = f" (from {source})" if source else ""
     for key, value in node.items():
         if key in HYDRA_KEYS:
@@ -132,13 +143,13 @@ def check_group_keys(
             )
 
 
-def walk_targets(node: Any, where: str, sources: dict[str, str]) -> None:
+def walk_targets(node: Any, where: str, sources: dict[str, str], imports: bool = True) -> None:
     """Check every ``_target_`` node below ``node`` (a plain container)."""
     if isinstance(node, dict):
         if "_target_" in node:
-            check_target_node(node, where, sources.get(where))
+            check_target_node(node, where, sources.get(where), imports)
         for key, child in node.items():
-            walk_targets(child, f"{where}.{key}", sources)
+            walk_targets(child, f"{where}.{key}", sources, imports)
     elif isinstance(node, list):
         for i, child in enumerate(node):
-            walk_targets(child, f"{where}[{i}]", sources)
+            walk_targets(child, f"{where}[{i}]", sources, imports)

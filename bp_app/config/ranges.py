@@ -121,3 +121,14 @@ def check_batch_size(batch_size: Any) -> None:
     """data.batch_size >= 1 (None: the data module's default)."""
     if batch_size is not None:
         check_value("data", "batch_size", batch_size, BATCH_SIZE)
+
+
+def check_threads(value: Any) -> None:
+    """trainer.threads: auto, torch, or a whole number >= 1 (bp_app/runs/threads.py)."""
+    if value in ("auto", "torch"):
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"trainer.threads={value!r} is out of range: it must be auto (the idle cores), "
+            "torch (torch's own default) or a whole number >= 1, e.g. trainer.threads=1"
+        )

@@ -1,21 +1,16 @@
 """Stopping safely on SIGTERM (what ``docker stop`` sends): finish the step, save, exit 143.
 
 Lightning stops its loops after the batch in flight on SIGTERM, but saves nothing and exits 0.
-``GracefulStop`` saves ``last.ckpt`` when that stop passes through ``fit``; ``exit_on_sigterm``
-(around the whole of bp-train) turns it into status 143 = 128 + SIGTERM and ends the process at
-once when no loop runs. What Lightning does on its own: docs/internals.md.
+``GracefulStop`` saves ``last.ckpt`` when that stop passes through ``fit``;
+``bp_app.runs.sigterm.exit_on_sigterm`` (around the whole of bp-train) turns it into status
+143 = 128 + SIGTERM and ends the process at once when no loop runs. What Lightning does on its
+own: docs/internals.md.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
@@ -24,8 +19,6 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from bp_app.runs.layout import last_checkpoint_for
 
 log = logging.getLogger(__name__)
-
-EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: how shells and Docker report "ended by SIGTERM"
 
 
 class GracefulStop(pl.Callback):
@@ -52,28 +45,3 @@ class GracefulStop(pl.Callback):
                 trainer.global_step,
                 path,
             )
-
-
-def _exit_now(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM outside Lightning's loops: nothing is in flight, so end with status 143 now.
-
-    Inside ``fit``/``test`` Lightning's own handler is installed and calls this one after it
-    (it chains the handler it found); then the loop stops after the step instead, so do nothing.
-    """
-    if signal.getsignal(signal.SIGTERM) is _exit_now:
-        raise SystemExit(EXIT_SIGTERM)
-
-
-@contextmanager
-def exit_on_sigterm() -> Iterator[None]:
-    """Within this block SIGTERM ends the process with status 143, after the step in flight."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # Python delivers signals to the main thread only: leave them to it
-        return
-    previous: Any = signal.signal(signal.SIGTERM, _exit_now)
-    try:
-        yield
-    except SIGTERMException:
-        raise SystemExit(EXIT_SIGTERM) from None
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

@@ -5,7 +5,7 @@
       checkpoints/last.ckpt                the newest state (every epoch end, a stop, a crash)
       checkpoints/best-*.ckpt              the best by validation loss
       tensorboard/                         event files
-      images/                              image panels (image models)
+      images/                              image panels (image models), box panels (detectors)
       metrics.json                         final val/test metrics: the mark of a finished run
 
 Sweeps (``bp-train -m``) put each job under ``<output dir>/multirun/<time>/<n>_<overrides>/``.
@@ -16,6 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bp_app.errors import ConfigError
+
 HYDRA_DIR = ".hydra"
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
@@ -25,6 +27,17 @@ TENSORBOARD_DIR = "tensorboard"
 IMAGES_DIR = "images"
 METRICS_FILE = "metrics.json"  # written last: a run directory holding it is finished
 MULTIRUN_DIR = "multirun"  # under paths.output_dir, as conf/hydra/default.yaml sets it
+
+
+def existing_checkpoint(path: str | Path) -> Path:
+    """``path`` as a Path if it is a file, else a ConfigError that says what to pass."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"ckpt_path={str(path)!r} does not exist; pass a checkpoint of a run, "
+            f"e.g. ckpt_path=outputs/<task>/<time>/{CHECKPOINTS_DIR}/{LAST_CHECKPOINT}"
+        )
+    return path
 
 
 def checkpoints_dir(run_dir: Path) -> Path:
