@@ -14,7 +14,7 @@ import re
 import pytest
 import torch
 
-from bp_app.runs.graceful_stop import EXIT_SIGTERM
+from bp_app.runs.sigterm import EXIT_SIGTERM
 from tests.ranks import finish, start_ranks
 
 STOP_AT = 7  # mid epoch 2 of 3 (5 steps each), after the ranks' generators have drifted apart
