@@ -38,6 +38,15 @@ def relaunches_command(launcher: Any) -> bool:
     )
 
 
+def request_stop_after_step(trainer: Any) -> None:
+    """Make Lightning stop as it does on SIGTERM: after this step, raising SIGTERMException.
+
+    ``trainer._signal_connector.received_sigterm`` (private; Lightning 2.6.6): the flag its own
+    SIGTERM handler sets, read by the loops after each training and evaluation batch.
+    """
+    trainer._signal_connector.received_sigterm = True
+
+
 # Trainer -> {(module id, callback count): backward_without_hooks' answer}: decided once per fit.
 _DECIDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
