@@ -77,5 +77,6 @@ def documented_commands() -> list[DocCommand]:
 
 
 def placeholder(value: str) -> bool:
-    """A value the reader fills in: <time>, <run>, /path/to/..."""
-    return bool(re.search(r"<[a-z_ ]+>|/path/to/", value))
+    """A value the reader fills in: <time>, <run>, /path/to/..., or the folder an earlier
+    documented command writes (a search's outputs/search/<name>)."""
+    return bool(re.search(r"<[a-z_ ]+>|/path/to/|^outputs/search/", value))
