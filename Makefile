@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-# Two pytest-xdist workers: the suite's processes fit 2 cores in about 5 minutes, not 9.
+# Two pytest-xdist workers: in order, the DDP and subprocess tests leave a core idle.
 PYTEST_WORKERS ?= 2
 
 .PHONY: install train test lint format bench clean
