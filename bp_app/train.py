@@ -19,6 +19,7 @@ from bp_app.config.checks import check_train_config
 from bp_app.config.schema import register_schemas
 from bp_app.errors import user_errors
 from bp_app.runs.guard import check_run_dir
+from bp_app.runs.heap import command_process, frozen_imports
 from bp_app.runs.resume import resume_checkpoint
 from bp_app.runs.sigterm import exit_on_sigterm
 
@@ -31,34 +32,36 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Train and test one configured run; return its final val and test metrics."""
     # Check: keys, numbers and choices first, from the config and bp_app's sources alone.
     check_train_config(cfg, imports=False)
-    # Now the heavy part: torch, Lightning, and the data and model modules through build.
-    import pytorch_lightning as pl
-    from pytorch_lightning.loggers import TensorBoardLogger
+    # Now the heavy part: torch, Lightning, and the data and model modules through build;
+    # a command's process freezes them out of the garbage collector's walks (runs/heap.py).
+    with frozen_imports():
+        import pytorch_lightning as pl
+        from pytorch_lightning.loggers import TensorBoardLogger
 
-    from bp_app.callbacks.run_summary import RunSummary, command_line, config_yaml
-    from bp_app.callbacks.trial_pruning import trial_record
-    from bp_app.config.build import (
-        build_callbacks,
-        build_datamodule,
-        build_loggers,
-        build_model,
-        build_trainer,
-        set_threads,
-    )
-    from bp_app.runs.callbacks import run_callbacks
-    from bp_app.runs.checkpoint_fit import check_checkpoint_fits
-    from bp_app.runs.checkpoint_io import AtomicCheckpointIO
-    from bp_app.runs.launch import check_sweep_launch
-    from bp_app.runs.metrics import (
-        best_checkpoint,
-        flat_params,
-        log_hparams_with_metrics,
-        scalars,
-        write_metrics,
-    )
+        from bp_app.callbacks.run_summary import RunSummary, command_line, config_yaml
+        from bp_app.callbacks.trial_pruning import trial_record
+        from bp_app.config.build import (
+            build_callbacks,
+            build_datamodule,
+            build_loggers,
+            build_model,
+            build_trainer,
+            set_threads,
+        )
+        from bp_app.runs.callbacks import run_callbacks
+        from bp_app.runs.checkpoint_fit import check_checkpoint_fits
+        from bp_app.runs.checkpoint_io import AtomicCheckpointIO
+        from bp_app.runs.launch import check_sweep_launch
+        from bp_app.runs.metrics import (
+            best_checkpoint,
+            flat_params,
+            log_hparams_with_metrics,
+            scalars,
+            write_metrics,
+        )
 
-    # Then what needs the classes, the checkpoint to start from, the run directory.
-    check_train_config(cfg)
+        # Then what needs the classes (it imports every target), the checkpoint, the run dir.
+        check_train_config(cfg)
     ckpt_path = resume_checkpoint(cfg)  # ckpt_path (or =last), or resume=auto's pick, or None
     out = Path(cfg.paths.run_dir)
     check_run_dir(out, ckpt_path)  # writable; a finished run there is never overwritten
@@ -106,7 +109,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def main(cfg: DictConfig) -> float | None:
     """Entry point: hand the config to ``train``; a user error prints plainly and exits 2."""
     # docker stop: the step finishes, last.ckpt is saved, exit 143.
-    with user_errors("bp-train", log), exit_on_sigterm():
+    with user_errors("bp-train", log), exit_on_sigterm(), command_process():
         metrics = train(cfg)
     # Sweeps (hydra -m with an optimizing sweeper) minimize or maximize this value.
     return metrics.get(cfg.optimized_metric)
