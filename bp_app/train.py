@@ -48,7 +48,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from bp_app.runs.callbacks import run_callbacks
     from bp_app.runs.checkpoint_fit import check_checkpoint_fits
     from bp_app.runs.checkpoint_io import AtomicCheckpointIO
-    from bp_app.runs.launch import check_sweep_launch
+    from bp_app.runs.launch import check_elastic_restarts, check_sweep_launch
     from bp_app.runs.metrics import (
         best_checkpoint,
         flat_params,
@@ -59,6 +59,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     # Then what needs the classes, the checkpoint to start from, the run directory.
     check_train_config(cfg)
+    check_elastic_restarts()  # torchrun --max-restarts on a store a restart cannot reuse
     ckpt_path = resume_checkpoint(cfg)  # ckpt_path (or =last), or resume=auto's pick, or None
     out = Path(cfg.paths.run_dir)
     check_run_dir(out, ckpt_path)  # writable; a finished run there is never overwritten

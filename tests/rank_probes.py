@@ -1,4 +1,5 @@
-"""Test callbacks for DDP runs: what each rank drew and ended with, and a preemption of the job.
+"""Test callbacks for DDP runs: what each rank drew and ended with; a preemption, a crash or a
+killed rank.
 
 Added through the config: ``+callbacks.probe._target_=tests.rank_probes.RankProbe``.
 """
@@ -67,3 +68,19 @@ class RaiseOnRankAt(pl.Callback):
     def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
         if trainer.global_rank == self.rank and trainer.global_step == self.step:
             raise RuntimeError(f"rank {self.rank} failed before step {self.step}")
+
+
+class KillRankAt(pl.Callback):
+    """SIGKILL global rank ``rank``'s own process before global step ``step``, on a torchrun
+    group's first attempt only (TORCHELASTIC_RESTART_COUNT=0): a node lost mid-epoch, which no
+    handler can see. The restarted group runs on. A ``killed_rank<r>_step<k>`` file in
+    ``dirpath`` says it happened."""
+
+    def __init__(self, rank: int, step: int, dirpath: str) -> None:
+        self.rank, self.step, self.dirpath = rank, step, Path(dirpath)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT") == "0"
+        if first_attempt and trainer.global_rank == self.rank and trainer.global_step == self.step:
+            (self.dirpath / f"killed_rank{self.rank}_step{self.step}").touch()
+            os.kill(os.getpid(), signal.SIGKILL)
