@@ -84,3 +84,17 @@ class KillRankAt(pl.Callback):
         if first_attempt and trainer.global_rank == self.rank and trainer.global_step == self.step:
             (self.dirpath / f"killed_rank{self.rank}_step{self.step}").touch()
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class PreemptOnceAt(pl.Callback):
+    """After global step ``step``, send this process submitit's preemption signal (USR2), as
+    submitit's local controller does before a job's time limit and SLURM before a preemption;
+    once: a ``preempted_step<k>`` file in ``dirpath`` marks that the first attempt got it."""
+
+    def __init__(self, step: int, dirpath: str) -> None:
+        self.step, self.marker = step, Path(dirpath) / f"preempted_step{step}"
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step and not self.marker.exists():
+            self.marker.touch()
+            os.kill(os.getpid(), signal.SIGUSR2)
