@@ -6,6 +6,7 @@ Added through the config: ``+callbacks.probe._target_=tests.rank_probes.RankProb
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -98,3 +99,28 @@ class PreemptOnceAt(pl.Callback):
         if trainer.global_step == self.step and not self.marker.exists():
             self.marker.touch()
             os.kill(os.getpid(), signal.SIGUSR2)
+
+
+class KillDuringSave(pl.Callback):
+    """On global rank ``rank``, when last.ckpt is written after global step ``step``: write half
+    of its bytes, then SIGKILL the process, as a node lost in the middle of a save."""
+
+    def __init__(self, rank: int, step: int) -> None:
+        self.rank, self.step = rank, step
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if trainer.global_rank != self.rank:
+            return
+        save = torch.save
+
+        def save_half_then_die(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+            if trainer.global_step != self.step or "last.ckpt" not in getattr(f, "name", ""):
+                return save(obj, f, *args, **kwargs)
+            data = io.BytesIO()
+            save(obj, data, *args, **kwargs)
+            f.write(data.getvalue()[: len(data.getvalue()) // 2])
+            f.flush()
+            os.fsync(f.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        torch.save = save_half_then_die  # this rank's process only; it ends here
