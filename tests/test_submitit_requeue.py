@@ -16,7 +16,7 @@ import sys
 import pytest
 import torch
 
-from tests.ranks import rank_env
+from tests.ranks import finish, rank_env
 
 PREEMPT_AT = 13  # mid epoch 2 of 2 (10 steps each)
 TRAIN = [
@@ -34,15 +34,20 @@ TRAIN = [
 ]
 
 
-def bp_train(folder, args: list[str], multirun: bool = False) -> subprocess.CompletedProcess:
+def bp_train(folder, args: list[str], multirun: bool = False) -> subprocess.Popen:
     env = rank_env(folder, 0, 0, 1)
     for key in ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"):
         env.pop(key)
     folder.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "bp_app.train", *(["-m"] if multirun else []), *TRAIN]
     command.append(f"+callbacks.probe.dirpath={folder}")
-    return subprocess.run(
-        [*command, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    return subprocess.Popen(
+        [*command, *args],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -57,10 +62,14 @@ def test_preempted_submitit_sweep_job_is_requeued_and_resumes_its_run(tmp_path):
         f"+callbacks.preempt.step={PREEMPT_AT}",
         f"+callbacks.preempt.dirpath={swept}",
     ]
-    result = bp_train(swept, sweep, multirun=True)
+    # The sweep and a run never preempted, at once: the test takes the time of the longer.
+    (status, output), (plain_status, plain_output) = finish(
+        [bp_train(swept, sweep, multirun=True), bp_train(plain, [f"hydra.run.dir={plain}/run"])]
+    )
     job = swept / "sweep" / "job"
     logs = "".join(p.read_text() for p in (swept / "sweep" / ".submitit").rglob("*_log.*"))
-    assert result.returncode == 0, result.stderr[-3000:] + logs[-3000:]
+    assert status == 0, output[-3000:] + logs[-3000:]
+    assert plain_status == 0, plain_output[-3000:]
     assert (swept / f"preempted_step{PREEMPT_AT}").is_file()
     # First attempt: the step finished and last.ckpt was saved, then submitit requeued the job.
     assert f"stopped after global step {PREEMPT_AT} and saved {job}/checkpoints/last.ckpt" in logs
@@ -75,8 +84,6 @@ def test_preempted_submitit_sweep_job_is_requeued_and_resumes_its_run(tmp_path):
         "multirun.yaml",
     ]
 
-    reference = bp_train(plain, [f"hydra.run.dir={plain}/run"])
-    assert reference.returncode == 0, reference.stderr[-3000:]
     after = torch.load(swept / "weights_rank0.pt", weights_only=True)
     for name, value in torch.load(plain / "weights_rank0.pt", weights_only=True).items():
         assert torch.equal(after[name], value), f"{name}: the resumed job ends elsewhere"
