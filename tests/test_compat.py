@@ -185,3 +185,82 @@ def test_the_inspect_hook_reaches_its_listeners_only_and_the_same_weights_come_o
         "self._clip_gradients(",
     ):
         assert line in source
+
+
+def test_the_direct_step_counts_and_updates_as_lightnings_chain_does(monkeypatch):
+    """compat.optimizer_step: on one device with the plain precision and no profiler the mixin
+    steps the raw optimizer itself; global_step, the schedule, the optimizer's state, the weights
+    and the inspect hook come out as through LightningOptimizer.step (kept with a profiler)."""
+    import inspect
+
+    import pytorch_lightning as pl
+    from pytorch_lightning.core.optimizer import LightningOptimizer
+    from pytorch_lightning.plugins.precision import Precision
+    from pytorch_lightning.strategies import Strategy
+
+    from bp_app.models.mlp import MLPClassifier
+    from tests.conftest import RandomImages
+
+    wrapped = LightningOptimizer.step
+    calls = []
+
+    def counting_step(self, *args, **kwargs):
+        calls.append(1)
+        return wrapped(self, *args, **kwargs)
+
+    monkeypatch.setattr(LightningOptimizer, "step", counting_step)
+
+    class Inspector(pl.Callback):
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+            self.steps.append(trainer.global_step)
+
+    def fit(profiler: str | None) -> tuple[MLPClassifier, pl.Trainer, Inspector, int]:
+        calls.clear()
+        torch.manual_seed(0)
+        model = MLPClassifier(
+            input_shape=[1, 2, 3],
+            num_classes=4,
+            optimizer={"name": "adam", "lr": 0.01},
+            scheduler={"name": "step", "step_size": 2, "gamma": 0.5, "interval": "step"},
+            gradient_clip_val=0.05,
+        )
+        inspector = Inspector()
+        trainer = quiet_trainer(
+            max_steps=5, callbacks=[inspector], limit_val_batches=0, profiler=profiler
+        )
+        trainer.fit(model, datamodule=RandomImages(batch_size=8))
+        return model, trainer, inspector, len(calls)
+
+    (direct, t1, heard, wrapper_calls), (chain, t2, heard_chain, chain_calls) = (
+        fit(None),
+        fit("simple"),
+    )
+    assert wrapper_calls == 0 and chain_calls == 5  # the direct path took every update
+    assert t1.global_step == t2.global_step == 5
+    assert heard.steps == heard_chain.steps == [0, 1, 2, 3, 4]
+    assert t1.optimizers[0].param_groups[0]["lr"] == t2.optimizers[0].param_groups[0]["lr"]
+    assert t1.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.01 * 0.5**2)
+    for p, q in zip(direct.parameters(), chain.parameters(), strict=True):
+        assert torch.equal(p, q)
+        assert torch.equal(t1.optimizers[0].state[p]["m"], t2.optimizers[0].state[q]["m"])
+    # The calls the direct path repeats: an upgrade that changes the chain fails here.
+    pinned = {
+        wrapped: (  # LightningOptimizer.step, as installed
+            "self._on_before_step()",
+            "self._strategy.optimizer_step(self._optimizer, closure, **kwargs)",
+            "self._on_after_step()",
+        ),
+        Strategy.optimizer_step: ("self.precision_plugin.optimizer_step(optimizer, model=model",),
+        Precision.optimizer_step: (
+            "partial(self._wrap_closure, model, optimizer, closure)",
+            "optimizer.step(closure=closure, **kwargs)",
+        ),
+        Precision._wrap_closure: ("closure_result = closure()", "self._after_closure(model"),
+    }
+    for method, lines in pinned.items():
+        source = inspect.getsource(method)
+        for line in lines:
+            assert line in source, (method, line)

@@ -29,6 +29,7 @@ from torch import Tensor
 from bp_app.backprop import step_groups
 from bp_app.backprop.epoch_scalars import EpochScalars, first_step_scalars
 from bp_app.compat.lightning import backward_without_hooks
+from bp_app.compat.optimizer_step import direct_step, takes_direct_step
 from bp_app.compat.step_hooks import listening_step_hooks
 from bp_app.data.tensor_loader import StepGroup
 from bp_app.errors import ConfigError
@@ -71,6 +72,8 @@ class ManualBackpropMixin:
         self.gradient_clip_algorithm = gradient_clip_algorithm
         self.count_pulled_back = False  # a StepGroup set Lightning's batch count to a logged step
         self.epoch_scalars = EpochScalars()  # the epoch's training sums, on the device
+        self.steps_directly = False  # set per epoch: Lightning's step chain only forwards the call
+        self.epoch_objects: tuple[Any, Any] | None = None  # (optimizer, scheduler) of the epoch
 
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
@@ -85,7 +88,7 @@ class ManualBackpropMixin:
 
     def gradient_step(self, batch: Any) -> Tensor:
         """One optimizer step, top to bottom."""
-        optimizer = self.optimizers()
+        optimizer = self.step_optimizer()
         loss, outputs, target = self.forward_stage(batch)
         objective, penalty = self.loss_stage(loss)
         self.backward_stage(objective)
@@ -112,7 +115,7 @@ class ManualBackpropMixin:
         J_b is batch b's mean loss (+ Ω), so weighting it by its share n_b / N of the epoch's N
         samples makes the sum the mean loss over all N, Ω counted once (the shares sum to 1).
         """
-        optimizer = self.optimizers()
+        optimizer = self.step_optimizer()
         loss, outputs, target = self.forward_stage(batch)
         objective, penalty = self.loss_stage(loss)
         # DDP averages the ranks' gradients (÷ world size), so each rank scales its share back up.
@@ -135,6 +138,9 @@ class ManualBackpropMixin:
 
     def on_train_epoch_start(self) -> None:
         listening_step_hooks(self.trainer)  # the inspect hook on its listeners only (compat)
+        self.steps_directly = takes_direct_step(self.trainer)  # see update_stage
+        # Resolved once per epoch: each property walks trainer -> strategy -> lists per step.
+        self.epoch_objects = (self.optimizers(), self.lr_schedulers())
         if self.full_batch:
             # N over all ranks, once per epoch: DDP shards may differ in size by one example.
             local = torch.tensor(step_groups.samples_per_epoch(self.trainer), device=self.device)
@@ -205,7 +211,11 @@ class ManualBackpropMixin:
         # NaN guard hook: with callbacks.nan_guard.action=skip, bp_app/callbacks/nan_guard.py sets
         # `update_gate`, which returns False for an update whose gradients are not finite.
         gate = getattr(self, "update_gate", None)
-        if gate is None or gate(optimizer):
+        if gate is not None and not gate(optimizer):
+            return
+        if self.steps_directly:
+            direct_step(optimizer, self.trainer)  # the same calls, minus the wrappers (compat)
+        else:
             optimizer.step()
 
     def reset_stage(self, optimizer: Any) -> None:
@@ -214,7 +224,7 @@ class ManualBackpropMixin:
 
     def schedule_stage(self, interval: str) -> None:
         """Schedule: η ← schedule(t), for schedulers whose interval is ``interval``."""
-        scheduler = self.lr_schedulers()
+        scheduler = self.epoch_objects[1] if self.epoch_objects else self.lr_schedulers()
         if scheduler is None or self.scheduler_interval != interval:
             return
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -235,6 +245,7 @@ class ManualBackpropMixin:
     def on_train_epoch_end(self) -> None:
         self.epoch_scalars.log(self)  # train/loss_epoch etc.: one host read per epoch
         self.schedule_stage(interval="epoch")
+        self.epoch_objects = None  # no trainer references held between epochs (copies, pickles)
 
     def on_validation_start(self) -> None:
         if self.count_pulled_back:  # see step_groups.restore_count_for_validation
@@ -281,6 +292,10 @@ class ManualBackpropMixin:
         """How many of the step's examples were right (classifiers), for train/acc_epoch."""
 
     # ------------------------------------------------------------------ optimizers
+    def step_optimizer(self) -> Any:
+        """The optimizer of this epoch's steps (Lightning's wrapper, as ``self.optimizers()``)."""
+        return self.epoch_objects[0] if self.epoch_objects else self.optimizers()
+
     @property
     def scheduler_interval(self) -> str:
         return self.scheduler_config.get("interval", "epoch")

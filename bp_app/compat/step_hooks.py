@@ -41,11 +41,12 @@ def listening_step_hooks(trainer: pl.Trainer) -> bool:
         callbacks = trainer.callbacks
         if seen["callbacks"] is not callbacks or len(callbacks) != seen["count"]:
             seen.update(callbacks=callbacks, count=len(callbacks), listening=listening(callbacks))
-        previous = model._current_fx_name  # what self.log inside the hook checks against
-        model._current_fx_name = HOOK
-        for callback in seen["listening"]:
-            getattr(callback, HOOK)(trainer, model, optimizer)
-        model._current_fx_name = previous
+        if seen["listening"]:  # two nn.Module attribute writes, only when a callback listens
+            previous = model._current_fx_name  # what self.log inside the hook checks against
+            model._current_fx_name = HOOK
+            for callback in seen["listening"]:
+                getattr(callback, HOOK)(trainer, model, optimizer)
+            model._current_fx_name = previous
         call._call_lightning_module_hook(trainer, HOOK, optimizer)
         plugin._clip_gradients(
             model,
