@@ -15,6 +15,7 @@ import yaml
 
 from bp_app.checkpoints import load_checkpoint
 from bp_app.config import config_dir
+from bp_app.config.build import check_model_fits_data
 from bp_app.errors import ConfigError
 
 # Choices a resumed run may change; they do not size the weights.
@@ -73,3 +74,35 @@ def check_checkpoint_fits(path: str | Path, model: pl.LightningModule) -> None:
         "model and data options of the run that wrote it (its .hydra/config.yaml), or a "
         "checkpoint of this model."
     )
+
+
+# What the data sizes in a model; the scaler is the data's own (another series may be scaled
+# differently and still fit the model).
+NOT_SIZES = {"scaler"}
+
+
+def check_data_fits_checkpoint(
+    path: str | Path, checkpoint: dict[str, Any], datamodule: pl.LightningDataModule
+) -> None:
+    """bp-eval data=<other>: the data must be of the model's kind and of its sizes (image shape,
+    classes, vocabulary, lookback), or the test would crash inside the first forward pass."""
+    data_class = type(datamodule)
+    saved_target = checkpoint["bp_app"]["model_target"]
+    check_model_fits_data(saved_target, f"{data_class.__module__}.{data_class.__qualname__}")
+    saved = dict(checkpoint.get("hyper_parameters", {}))
+    wanted = datamodule.model_inputs()
+    differ = [
+        f"{key}: checkpoint {saved[key]!r}, data {value!r}"
+        for key, value in wanted.items()
+        if key in saved and key not in NOT_SIZES and plain(saved[key]) != plain(value)
+    ]
+    if differ:
+        raise ConfigError(
+            f"ckpt_path={path} holds a model of other sizes than this data gives "
+            f"({'; '.join(differ)}). Evaluate it on the data it was trained on (leave data= out) "
+            "or on data of the same shape."
+        )
+
+
+def plain(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value

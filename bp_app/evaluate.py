@@ -9,6 +9,7 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
+from bp_app.checkpoint_fit import check_data_fits_checkpoint
 from bp_app.checkpoints import load_checkpoint, load_model
 from bp_app.config import config_dir
 from bp_app.config.build import container, instantiate
@@ -25,6 +26,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
     data_config = container(cfg.data) if cfg.get("data") else checkpoint["bp_app"]["data"]
     datamodule = instantiate(data_config, "data", _convert_="all")
+    check_data_fits_checkpoint(cfg.ckpt_path, checkpoint, datamodule)  # data=<other>: same sizes
     model = load_model(cfg.ckpt_path, checkpoint)
     trainer = instantiate(cfg.trainer, "trainer", logger=False, _convert_="all")
     results = trainer.test(model, datamodule=datamodule)

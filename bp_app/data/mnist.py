@@ -27,6 +27,8 @@ RAW_FILES = (
 # IDX: a 4-byte magic number (0, 0, the value type, the number of dimensions), each dimension as
 # a big-endian int32, then the values. MNIST's are unsigned bytes (type 0x08).
 IDX_VALUE_BYTES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
+# The magic number read as one big-endian int: bytes, 3 dimensions for images, 1 for labels.
+IDX_MAGIC = {"images": 0x0803, "labels": 0x0801}  # 2051 and 2049
 
 
 def check_idx_file(path: Path) -> None:
@@ -40,6 +42,7 @@ def check_idx_file(path: Path) -> None:
         magic = handle.read(4)
         if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] not in IDX_VALUE_BYTES:
             raise DataError(f"{path} is not an IDX file (it starts with {magic!r}). {fix}")
+        check_magic(path, int.from_bytes(magic, "big"), fix)
         header = handle.read(4 * magic[3])
     if len(header) < 4 * magic[3]:
         raise DataError(f"{path} is truncated inside its header ({size} bytes). {fix}")
@@ -51,6 +54,32 @@ def check_idx_file(path: Path) -> None:
         raise DataError(
             f"{path} is {state}: its header promises {shape} values ({expected:,} bytes) but the "
             f"file has {size:,} bytes. {fix}"
+        )
+
+
+def check_magic(path: Path, magic: int, fix: str) -> None:
+    """An images file must carry the images magic number, a labels file the labels one."""
+    role = "images" if "images" in path.name else "labels" if "labels" in path.name else None
+    if role is None or magic == IDX_MAGIC[role]:
+        return
+    other = {v: k for k, v in IDX_MAGIC.items()}.get(magic)
+    found = f"the magic number {magic} of an IDX {other} file" if other else f"magic number {magic}"
+    swapped = " The images and labels files may be swapped or renamed." if other else ""
+    raise DataError(
+        f"{path} should hold {role} (IDX magic number {IDX_MAGIC[role]}) but has {found}."
+        f"{swapped} {fix}"
+    )
+
+
+def check_labels(path: Path, labels: Tensor, num_classes: int) -> None:
+    """A label outside 0..num_classes-1 would crash the loss in the middle of training."""
+    bad = torch.nonzero((labels < 0) | (labels >= num_classes)).flatten()
+    if len(bad):
+        index = int(bad[0])
+        raise DataError(
+            f"{path} holds label {int(labels[index])} at index {index} ({len(bad)} such label(s) "
+            f"of {len(labels)}); labels must lie in 0..{num_classes - 1}. Replace the file with "
+            "the original (delete it and set data.download=true), or fix those labels."
         )
 
 
@@ -147,6 +176,8 @@ class MNISTDataModule(InMemoryDataModule):
                     f"of {tuple(images.shape[1:])} pixels and {len(labels)} labels; expected "
                     "28x28 images, one label each. Replace them with the original files."
                 )
+        check_labels(self.raw_dir / RAW_FILES[1], train.targets, self.num_classes)
+        check_labels(self.raw_dir / RAW_FILES[3], test.targets, self.num_classes)
         x_train = train.data.float().unsqueeze(1) / 255.0  # (N, 28, 28) -> (N, 1, 28, 28)
         x_test = test.data.float().unsqueeze(1) / 255.0
         if not 0 < self.val_size < len(x_train):
