@@ -1,7 +1,7 @@
 """bp-compare: draw the runs of one sweep side by side, from their TensorBoard event files.
 
     bp-train -m experiment=compare_optimizers
-    bp-compare outputs/compare_optimizers/multirun/<time>
+    bp-compare outputs/multirun/<time>
 
 writes ``<sweep dir>/compare_val_loss.png``: the validation loss of every run against training
 steps and against wall-clock time, or, when the runs differ in their descent mode, against
@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from bp_app.errors import BPAppError, ConfigError
+from bp_app.errors import ConfigError, user_errors
 
 
 @dataclass
@@ -174,7 +173,7 @@ def compare(sweep: Path, metric: str = "val/loss", x_axis: str = "auto", out: Pa
     if not curves:
         raise ConfigError(
             f"no run under {sweep} logged {metric!r} to TensorBoard: pass the directory of a "
-            "sweep (bp-train -m ... logger=tensorboard), e.g. outputs/<task>/multirun/<time>"
+            "sweep (bp-train -m ... logger=tensorboard), e.g. outputs/multirun/<time>"
         )
     if x_axis == "auto":
         x_axis = "examples" if len({c.descent for c in curves}) > 1 else "step"
@@ -200,11 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, help="the PNG to write (<sweep>/compare_<metric>.png)")
     args = parser.parse_args(argv)
-    try:
+    with user_errors("bp-compare"):
         out, curves = compare(args.sweep, args.metric, args.x, args.out)
-    except BPAppError as error:
-        print(f"bp-compare: error: {error}", file=sys.stderr)
-        sys.exit(2)
     print(summary(curves, args.metric))
     print(f"bp-compare: wrote {out}")
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from bp_app.checkpoint_fit import check_data_fits_checkpoint
-from bp_app.checkpoints import load_checkpoint, load_model
 from bp_app.config import config_dir
 from bp_app.config.build import container, instantiate
 from bp_app.config.schema import register_schemas
-from bp_app.errors import BPAppError
+from bp_app.errors import user_errors
+from bp_app.runs.checkpoint_fit import check_data_fits_checkpoint
+from bp_app.runs.checkpoints import load_checkpoint, load_model
 
 log = logging.getLogger(__name__)
 register_schemas()
@@ -38,11 +37,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors("bp-eval"):
         evaluate(cfg)
-    except BPAppError as error:
-        print(f"bp-eval: error: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

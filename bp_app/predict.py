@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
-from bp_app.checkpoints import load_checkpoint, load_model
 from bp_app.config import config_dir
-from bp_app.errors import BPAppError, ConfigError
-
+from bp_app.errors import BPAppError, ConfigError, user_errors
+from bp_app.runs.checkpoints import load_checkpoint, load_model
 
 # What each kind of model predicts from; the other options would be silently ignored.
 OPTIONS_BY_KIND = {
@@ -50,11 +48,8 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="predict")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors("bp-predict"):
         predict(cfg)
-    except BPAppError as error:
-        print(f"bp-predict: error: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -17,6 +19,7 @@ from omegaconf import DictConfig
 
 from bp_app.config import config_dir
 from bp_app.config.schema import register_schemas
+from bp_app.data.in_memory import InMemoryDataModule
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,6 +35,45 @@ FAST = [
     "trainer.enable_model_summary=false",
     "trainer.accelerator=cpu",
 ]
+
+# Lightning 2.6 rewrites last.ckpt only when a top-k checkpoint is saved (val/loss improved):
+# keeping every epoch's checkpoint makes last.ckpt the run's final state.
+EVERY_EPOCH = "callbacks.model_checkpoint.save_top_k=-1"
+
+
+def quiet_trainer(**options: Any) -> pl.Trainer:
+    """A CPU Trainer that writes nothing and prints nothing unless ``options`` say otherwise."""
+    quiet = {
+        "accelerator": "cpu",
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    return pl.Trainer(**{**quiet, **options})
+
+
+class RandomImages(InMemoryDataModule):
+    """40 random 2x3 images in 4 classes; batch size 3 leaves a short last batch."""
+
+    def load_splits(self):
+        generator = torch.Generator().manual_seed(3)
+        x = torch.randn(48, 1, 2, 3, generator=generator)
+        y = torch.randint(0, 4, (48,), generator=generator)
+        return {"train": (x[:40], y[:40]), "val": (x[40:], y[40:]), "test": (x[40:], y[40:])}
+
+    def model_inputs(self):
+        return {"input_shape": [1, 2, 3], "num_classes": 4}
+
+
+@pytest.fixture
+def forbid_data_loading(monkeypatch):
+    """Make loading the digits fail loudly: config errors must come before any data loads."""
+
+    def no_loading(self):
+        raise AssertionError("data was loaded before the config was checked")
+
+    monkeypatch.setattr("bp_app.data.digits.DigitsDataModule.load_splits", no_loading)
 
 
 def compose_config(name: str, overrides: Sequence[str], run_dir: Path) -> DictConfig:

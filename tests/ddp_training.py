@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from pytorch_lightning.strategies import DDPStrategy
 from torch import Tensor
@@ -15,6 +14,7 @@ from torch import Tensor
 from bp_app.data.in_memory import InMemoryDataModule
 from bp_app.data.tensor_loader import TensorBatchLoader
 from bp_app.models.mlp import MLPClassifier
+from tests.conftest import quiet_trainer
 
 WORLD_SIZE = 2
 EPOCHS = 3  # batch descent makes one update per epoch: three updates
@@ -92,16 +92,7 @@ def make_model(case: Case) -> MLPClassifier:
 
 
 def trainer_options() -> dict[str, Any]:
-    return dict(
-        accelerator="cpu",
-        max_epochs=EPOCHS,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-    )
+    return dict(max_epochs=EPOCHS, limit_val_batches=0, num_sanity_val_steps=0)
 
 
 def parameters(model: torch.nn.Module) -> dict[str, Tensor]:
@@ -112,7 +103,7 @@ def train_one_process(case: Case) -> tuple[dict[str, Tensor], dict[str, Tensor],
     """The reference: one process on the union of the ranks' batches. (initial, final, steps)"""
     model = make_model(case)
     initial = parameters(model)
-    trainer = pl.Trainer(devices=1, **trainer_options())
+    trainer = quiet_trainer(devices=1, **trainer_options())
     loader = UnionLoader(tiny_tensors()["train"], case.rank_batch_size, seed=0)
     trainer.fit(model, train_dataloaders=loader)
     return initial, parameters(model), trainer.global_step
@@ -133,7 +124,7 @@ def ddp_worker(rank: int, port: int, cases: list[Case], out: str) -> None:
         model = make_model(case)
         # One process group serves every case: Lightning reuses an initialized one.
         strategy = DDPStrategy(process_group_backend="gloo")
-        trainer = pl.Trainer(devices=WORLD_SIZE, strategy=strategy, **trainer_options())
+        trainer = quiet_trainer(devices=WORLD_SIZE, strategy=strategy, **trainer_options())
         data = TinyData(batch_size=case.rank_batch_size, steps_per_batch=case.steps_per_batch)
         trainer.fit(model, datamodule=data)
         results[case.name] = {"params": parameters(model), "steps": trainer.global_step}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from bp_app import checkpoint_io
-from bp_app.checkpoint_io import AtomicCheckpointIO
+from bp_app.runs import checkpoint_io
+from bp_app.runs.checkpoint_io import AtomicCheckpointIO
 from bp_app.train import train
 from tests.conftest import FAST, REPO
 
@@ -39,7 +39,7 @@ def test_a_save_that_fails_half_way_keeps_the_old_file(tmp_path, monkeypatch):
 # no handler can catch, most likely in the middle of a write (the writes are most of its time).
 SAVER = """
 import sys, torch
-from bp_app.checkpoint_io import AtomicCheckpointIO
+from bp_app.runs.checkpoint_io import AtomicCheckpointIO
 io, path = AtomicCheckpointIO(), sys.argv[1]
 step = 0
 while True:

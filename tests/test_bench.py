@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 
-import pytorch_lightning as pl
 import torch
 
 from bp_app.benchmarks.epochs import VARIANTS
 from bp_app.benchmarks.report import TARGETS
 from bp_app.benchmarks.time_to_accuracy import StopAtAccuracy
-from tests.conftest import run_command
-from tests.test_steps_per_batch import RandomImages
+from tests.conftest import RandomImages, quiet_trainer, run_command
 
 
 def positive(value: object) -> bool:
@@ -54,11 +52,9 @@ def test_stop_at_accuracy_records_the_first_epoch_that_reaches_it(tmp_path):
     from bp_app.models.mlp import MLPClassifier
 
     model = MLPClassifier(input_shape=[1, 2, 3], num_classes=4, optimizer={"name": "adam"})
-    trainer = pl.Trainer(
-        accelerator="cpu", max_epochs=5, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False,
-        callbacks=[StopAtAccuracy(threshold=0.0, record=str(record))],
-    )  # fmt: skip
+    trainer = quiet_trainer(
+        max_epochs=5, callbacks=[StopAtAccuracy(threshold=0.0, record=str(record))]
+    )
     trainer.fit(model, datamodule=RandomImages(batch_size=8))
     reached = json.loads(record.read_text())
     assert reached["epoch"] == 0 and trainer.current_epoch == 1  # stopped after the first

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from bp_app import resume
 from bp_app.errors import ConfigError
+from bp_app.runs import resume
 
 
 def saved_run(run: Path, when: float, finished: bool = False) -> Path:

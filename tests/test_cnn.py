@@ -14,15 +14,6 @@ from bp_app.train import train
 from tests.conftest import FAST
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread for a tiny net: two spin against each other on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

@@ -13,7 +13,6 @@ from bp_app.compare import compare, main
 from bp_app.config.checks import check_train_config
 from bp_app.train import train
 from tests.conftest import FAST
-from tests.optim_support import one_thread  # noqa: F401 (fixtures)
 
 
 def fake_run(sweep: Path, name: str, losses: list[float], descent: str, batches: int) -> None:

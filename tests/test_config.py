@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
+import yaml
 from hydra.utils import get_class, instantiate
+from omegaconf import OmegaConf
 
 from bp_app.config import config_dir
 from bp_app.config.build import (
@@ -13,11 +17,12 @@ from bp_app.config.build import (
     build_loggers,
     build_model,
     container,
-    data_options_of_kind,
 )
 from bp_app.config.checks import check_train_config
+from bp_app.config.choices import data_options_of_kind
 from bp_app.errors import ConfigError, DataError
-from bp_app.optim.factory import build_optimizer, build_scheduler
+from bp_app.optim.factory import build_optimizer
+from bp_app.optim.schedulers import build_scheduler
 
 # Data sets that need no files or network: the ones a model option is checked with.
 OFFLINE_DATA = ("digits", "negation", "sine", "airline")
@@ -58,7 +63,12 @@ def test_data_option_instantiates(train_config, option, tmp_path):
         overrides.append(f"data.path={tmp_path / 'mine.csv'}")
     cfg = train_config(overrides)
     check_train_config(cfg)
-    assert build_datamodule(cfg) is not None
+    datamodule = build_datamodule(cfg)
+    assert isinstance(datamodule, get_class(cfg.data._target_))
+    assert datamodule.kind == get_class(model_target(model)).input_kind
+    for key in ("batch_size", "eval_batch_size", "seed"):  # the config's loader settings
+        if key in cfg.data:
+            assert getattr(datamodule.loader, key) == cfg.data[key]
 
 
 @pytest.mark.parametrize("option", options("model"))
@@ -70,6 +80,15 @@ def test_model_option_builds_on_fitting_data(train_config, option):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
+SCHEDULE_CLASSES = {
+    "none": None,
+    "step": "StepLR",
+    "cosine": "CosineAnnealingLR",
+    "onecycle": "OneCycleLR",
+    "plateau": "ReduceLROnPlateau",
+}
+
+
 @pytest.mark.parametrize("group", ["optimizer", "regularization", "descent", "scheduler"])
 def test_optimization_options_build(train_config, group):
     for option in options(group):
@@ -77,7 +96,17 @@ def test_optimization_options_build(train_config, group):
         check_train_config(cfg)
         params = [torch.nn.Parameter(torch.zeros(3, 2))]
         optimizer = build_optimizer(params, container(cfg.optimizer))
-        build_scheduler(optimizer, container(cfg.scheduler), horizon=lambda interval: 10)
+        assert type(optimizer).__module__ == "bp_app.optim.optimizers"  # impl=explicit
+        assert optimizer.param_groups[0]["lr"] == cfg.optimizer.lr
+        scheduler = build_scheduler(
+            optimizer, container(cfg.scheduler), horizon=lambda interval: 10
+        )
+        expected = SCHEDULE_CLASSES[cfg.scheduler.name]
+        assert (scheduler and type(scheduler).__name__) == expected
+        if group == "regularization":
+            assert cfg.regularization.name == option
+        if group == "descent":
+            assert cfg.descent.mode == option
 
 
 @pytest.mark.parametrize("option", options("trainer"))
@@ -96,12 +125,45 @@ def test_logger_and_callback_options_instantiate(train_config, group):
         cfg = train_config([f"{group}={option}"])
         check_train_config(cfg)
         built = build_loggers(cfg) if group == "logger" else build_callbacks(cfg)
-        assert built is False or isinstance(built, list)
+        nodes = [cfg.logger] if group == "logger" else list((cfg.callbacks or {}).values())
+        targets = [get_class(n._target_) for n in nodes if n and "_target_" in n]
+        if not targets:
+            assert built is False or built == []  # logger=none, callbacks=none
+            continue
+        assert len(built) == len(targets)  # the progress bar is on: nothing is left out
+        for thing, cls in zip(built, targets, strict=True):
+            assert isinstance(thing, cls)
+
+
+def experiment_values(node: Any, prefix: str = "") -> dict[str, Any]:
+    """An experiment file's plain values by dotted key (not its defaults, hydra or ${...})."""
+    values: dict[str, Any] = {}
+    for key, value in (node or {}).items():
+        if not prefix and key in ("defaults", "hydra"):
+            continue
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            values.update(experiment_values(value, f"{path}."))
+        elif not (isinstance(value, str) and "${" in value):
+            values[path] = value
+    return values
 
 
 @pytest.mark.parametrize("option", options("experiment"))
 def test_experiment_composes_and_passes_checks(train_config, option):
-    check_train_config(train_config([f"experiment={option}"]))
+    cfg = train_config([f"experiment={option}"])
+    check_train_config(cfg)
+    experiment = yaml.safe_load((config_dir() / "experiment" / f"{option}.yaml").read_text())
+    for entry in experiment.get("defaults", []):
+        if isinstance(entry, dict):  # "override /model: mlp" picks that option
+            ((group, choice),) = entry.items()
+            assert cfg.hydra.runtime.choices[group.split()[-1].lstrip("/")] == choice
+    values = experiment_values(experiment)
+    assert values, f"experiment={option} sets no values"
+    for key, value in values.items():
+        composed = OmegaConf.select(cfg, key)
+        composed = OmegaConf.to_container(composed) if OmegaConf.is_config(composed) else composed
+        assert composed == value, f"experiment={option}: {key}"
 
 
 def test_misspelled_model_key_names_the_key_and_the_fix(train_config):

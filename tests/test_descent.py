@@ -14,8 +14,7 @@ from bp_app.errors import ConfigError
 from bp_app.models.mlp import MLPClassifier
 from bp_app.optim.regularization import Regularization
 from bp_app.train import train
-from tests.conftest import FAST
-from tests.optim_support import EVERY_EPOCH, forbid_data_loading, one_thread  # noqa: F401 (fixtures)
+from tests.conftest import EVERY_EPOCH, FAST, quiet_trainer
 
 
 class RandomImages(InMemoryDataModule):
@@ -57,14 +56,9 @@ def test_accumulated_batch_gradient_is_the_full_data_gradient(regularization):
     reference = reference.double()
     reference.load_state_dict(model.state_dict())
     recorder = GradientRecorder()
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_epochs=1,
-        accelerator="cpu",
         precision="64-true",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[recorder],
     )
     trainer.fit(model, datamodule=data)

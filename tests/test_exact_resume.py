@@ -14,7 +14,7 @@ import pytest
 import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from bp_app.callbacks import exact_resume
+from bp_app.runs import exact_resume
 from bp_app.train import train
 from tests.conftest import FAST, compose_config
 from tests.interrupt import Interrupted, differences, training_state

@@ -16,7 +16,7 @@ from bp_app.errors import ConfigError
 from bp_app.models.mlp import ACTIVATIONS, MLP, MLPClassifier
 from bp_app.optim.regularization import Regularization
 from bp_app.train import train
-from tests.conftest import FAST
+from tests.conftest import FAST, quiet_trainer
 from tests.tensorboard_events import read_events
 
 LOSSES = ("cross_entropy", "mse", "bce")
@@ -118,14 +118,9 @@ def classifier(backprop: str, **overrides) -> MLPClassifier:
 
 
 def fit(model: MLPClassifier, steps: int, callbacks=(), plugins=()) -> MLPClassifier:
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_steps=steps,
         limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=list(callbacks),
         plugins=list(plugins),
     )

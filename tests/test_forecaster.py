@@ -8,11 +8,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from bp_app.checkpoints import load_checkpoint, load_model
 from bp_app.config.checks import check_train_config
 from bp_app.errors import ConfigError, DataError
 from bp_app.models.forecaster import Forecaster, WindowNet
 from bp_app.predictors import windows as windows_predictor
+from bp_app.runs.checkpoints import load_checkpoint, load_model
 from bp_app.train import train
 from tests.conftest import FAST, REPO, run_command
 

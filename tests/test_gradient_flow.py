@@ -15,7 +15,7 @@ from bp_app.callbacks.gradient_flow import GradientFlow, add_histogram
 from bp_app.data.digits import DigitsDataModule
 from bp_app.models.mlp import MLPClassifier
 from bp_app.train import train
-from tests.conftest import FAST
+from tests.conftest import FAST, quiet_trainer
 from tests.tensorboard_events import read_events
 
 LAYERS = ("net.layers.0", "net.layers.1")
@@ -65,17 +65,13 @@ def fit(steps: int, every: int, optimizer: dict, plugins=()) -> tuple[RecordingL
     model = MLPClassifier([1, 8, 8], 10, hidden_sizes=[16], optimizer=optimizer)
     start = [p.detach().clone() for p in model.parameters()]
     logger = RecordingLogger()
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_steps=steps,
         limit_val_batches=0,
         logger=logger,
         log_every_n_steps=1000,  # only the callback writes
         callbacks=[GradientFlow(every_n_steps=every)],
         plugins=list(plugins),
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
     )
     trainer.fit(model, datamodule=DigitsDataModule(batch_size=64, seed=0))
     return logger, start

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from bp_app.data.tensor_loader import TensorBatchLoader
 from bp_app.models.mlp import MLPClassifier
+from tests.conftest import quiet_trainer
 
 ADAM = {"name": "adam", "lr": 1e-2, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0}
 
@@ -29,17 +30,6 @@ def fixed_batches(n_batches: int, batch_size: int = 16):
     x = torch.randn(n_batches * batch_size, 1, 4, 4, generator=generator)
     y = torch.randint(0, 3, (n_batches * batch_size,), generator=generator)
     return x, y
-
-
-def quiet_trainer(**kwargs) -> pl.Trainer:
-    return pl.Trainer(
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        **kwargs,
-    )
 
 
 def hand_written_steps(model: torch.nn.Module, x, y, batch_size: int) -> None:

@@ -15,8 +15,7 @@ from bp_app.errors import ConfigError
 from bp_app.optim import optimizers
 from bp_app.optim.factory import build_optimizer
 from bp_app.train import train
-from tests.conftest import FAST
-from tests.optim_support import EVERY_EPOCH, forbid_data_loading, one_thread  # noqa: F401 (fixtures)
+from tests.conftest import EVERY_EPOCH, FAST
 
 NAMES = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
 

@@ -24,7 +24,7 @@ from bp_app.config import config_dir
 from bp_app.data.tensor_loader import TensorBatchLoader
 from bp_app.models.mlp import MLPClassifier
 from bp_app.train import train
-from tests.conftest import FAST
+from tests.conftest import FAST, quiet_trainer
 
 SCALE = 1024.0  # small enough that fp16 gradients of this tiny model never overflow by themselves
 OPTIMIZERS = sorted((config_dir() / "optimizer").glob("*.yaml"))
@@ -45,14 +45,9 @@ def batches(n: int = 3, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
 
 def fp16_trainer(callbacks: list[pl.Callback]) -> pl.Trainer:
     scaler = torch.amp.GradScaler("cpu", init_scale=SCALE)
-    return pl.Trainer(
-        accelerator="cpu",
+    return quiet_trainer(
         plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)],
         max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=callbacks,
     )
 

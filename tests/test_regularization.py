@@ -15,7 +15,6 @@ from bp_app.optim.factory import build_optimizer
 from bp_app.optim.regularization import Regularization
 from bp_app.train import train
 from tests.conftest import FAST
-from tests.optim_support import forbid_data_loading, one_thread  # noqa: F401 (fixtures)
 
 
 def small_net() -> nn.Module:

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from bp_app import resume
 from bp_app.errors import ConfigError
+from bp_app.runs import resume
 
 OVERRIDES = ["model=mlp", "trainer.max_epochs=8"]
 

@@ -11,8 +11,7 @@ import torch
 
 from bp_app.errors import ConfigError
 from bp_app.train import train
-from tests.conftest import FAST
-from tests.optim_support import EVERY_EPOCH, forbid_data_loading, one_thread  # noqa: F401 (fixtures)
+from tests.conftest import EVERY_EPOCH, FAST
 
 # Digits with the default batch size: 1,257 training images -> 10 updates per epoch.
 UPDATES_PER_EPOCH = 10

@@ -16,7 +16,7 @@ import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from bp_app.callbacks.graceful_stop import EXIT_SIGTERM, exit_on_sigterm
+from bp_app.runs.graceful_stop import EXIT_SIGTERM, exit_on_sigterm
 from tests.conftest import FAST
 
 # 8 epochs of 40 steps: long enough after the first epoch's last.ckpt for the signal to land

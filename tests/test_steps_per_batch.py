@@ -12,11 +12,10 @@ import torch
 from pytorch_lightning.loggers import CSVLogger
 
 from bp_app.callbacks.gradient_flow import GradientFlow
-from bp_app.data.in_memory import InMemoryDataModule
 from bp_app.data.tensor_loader import StepGroup, TensorBatchLoader, batch_samples
 from bp_app.models.mlp import MLPClassifier
 from bp_app.train import train
-from tests.conftest import FAST
+from tests.conftest import FAST, RandomImages, quiet_trainer
 
 ADAM = {"name": "adam", "lr": 1e-2}
 
@@ -62,31 +61,14 @@ def test_state_counts_mini_batches_and_resumes_with_another_k():
     assert all(torch.equal(a, b) for a, b in zip(rest, full[2:], strict=True))
 
 
-class RandomImages(InMemoryDataModule):
-    """40 random 2x3 images in 4 classes; batch size 3 leaves a short last batch."""
-
-    def load_splits(self):
-        generator = torch.Generator().manual_seed(3)
-        x = torch.randn(48, 1, 2, 3, generator=generator)
-        y = torch.randint(0, 4, (48,), generator=generator)
-        return {"train": (x[:40], y[:40]), "val": (x[40:], y[40:]), "test": (x[40:], y[40:])}
-
-    def model_inputs(self):
-        return {"input_shape": [1, 2, 3], "num_classes": 4}
-
-
 def fit(k: int, tmp: Path, model_options: dict | None = None, ckpt: str | None = None, **trainer):
     """Train the tiny MLP with k steps per batch; (model, trainer, logged rows)."""
     torch.manual_seed(0)
     options = {"optimizer": ADAM, **(model_options or {})}
     model = MLPClassifier(**RandomImages().model_inputs(), hidden_sizes=[5], **options)
     trainer_options = {"max_epochs": 3, "log_every_n_steps": 4, **trainer}
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         logger=CSVLogger(tmp, name=f"k{k}"),
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         **trainer_options,
     )
     data = RandomImages(batch_size=3, eval_batch_size=8, seed=5, steps_per_batch=k)
@@ -167,11 +149,12 @@ def test_gradient_flow_measures_the_logged_step_inside_a_group(tmp_path):
         recorder = Recorder()
         torch.manual_seed(0)
         model = MLPClassifier(input_shape=[1, 2, 3], num_classes=4, optimizer=ADAM)
-        trainer = pl.Trainer(
-            accelerator="cpu", max_epochs=1, logger=recorder, log_every_n_steps=100,
+        trainer = quiet_trainer(
+            max_epochs=1,
+            logger=recorder,
+            log_every_n_steps=100,
             callbacks=[GradientFlow(every_n_steps=3, histograms=False)],
-            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        )  # fmt: skip
+        )
         trainer.fit(model, datamodule=RandomImages(batch_size=3, steps_per_batch=k))
         ratios = {
             step: {n: v for n, v in row.items() if n.startswith("update_ratio/")}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
 import torch
 
 from bp_app.callbacks.throughput import Throughput
 from bp_app.data.tensor_loader import TensorBatchLoader
 from bp_app.models.mlp import MLPClassifier
+from tests.conftest import quiet_trainer
 
 
 def test_throughput_times_the_epochs_after_warmup(capsys):
@@ -17,13 +17,8 @@ def test_throughput_times_the_epochs_after_warmup(capsys):
     )
     x, y = torch.randn(40, 1, 4, 4), torch.randint(0, 3, (40,))
     callback = Throughput(warmup_epochs=1)
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_epochs=3,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[callback],
     )
     trainer.fit(model, train_dataloaders=TensorBatchLoader((x, y), batch_size=16))

@@ -33,14 +33,20 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from bp_app.backprop.step_groups import StepGroupsMixin
+from bp_app.backprop.step_groups import (
+    mini_batches_per_epoch,
+    planned_steps,
+    restore_count_for_validation,
+    run_group,
+)
 from bp_app.data.tensor_loader import StepGroup
 from bp_app.errors import ConfigError
-from bp_app.optim.factory import build_optimizer, build_scheduler, check_horizon
+from bp_app.optim.factory import build_optimizer
 from bp_app.optim.regularization import Regularization
+from bp_app.optim.schedulers import build_scheduler, check_horizon
 
 
-class ManualBackpropMixin(StepGroupsMixin):
+class ManualBackpropMixin:
     """Owns the training step: mix it in before ``pl.LightningModule``."""
 
     def __init__(
@@ -71,12 +77,14 @@ class ManualBackpropMixin(StepGroupsMixin):
             )
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.count_pulled_back = False  # a StepGroup set Lightning's batch count to a logged step
 
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         """One optimizer step per mini-batch: one, or k when the loader groups them."""
         if isinstance(batch, StepGroup):
-            return self.group_step(batch, batch_idx)
+            loss, self.count_pulled_back = run_group(self, batch, batch_idx)
+            return loss
         if self.full_batch:
             last = batch_idx + 1 == self.trainer.num_training_batches
             return self.batch_descent_step(batch, last)
@@ -187,12 +195,10 @@ class ManualBackpropMixin(StepGroupsMixin):
         self.manual_backward(objective * weight if weight != 1.0 else objective)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Runs between backward and update, on unscaled gradients: inspect, then clip."""
-        self.inspect_stage(optimizer)
+        """Runs between backward and update, on unscaled gradients, just after Lightning has run
+        the callbacks' ``on_before_optimizer_step`` (the inspect stage: gradient_flow's norms,
+        nan_guard's checks): clip."""
         self.clip_stage(optimizer)
-
-    def inspect_stage(self, optimizer: torch.optim.Optimizer) -> None:
-        """Inspect: a hook for gradient checks; the gradient-flow callback logs norms here too."""
 
     def clip_stage(self, optimizer: torch.optim.Optimizer) -> None:
         """Clip: g ← g · min(1, c / ‖g‖) (norm) or g ← clamp(g, −c, c) (value)."""
@@ -242,6 +248,11 @@ class ManualBackpropMixin(StepGroupsMixin):
     def on_train_epoch_end(self) -> None:
         self.schedule_stage(interval="epoch")
 
+    def on_validation_start(self) -> None:
+        if self.count_pulled_back:  # see step_groups.restore_count_for_validation
+            restore_count_for_validation(self.trainer, self.global_step)
+            self.count_pulled_back = False
+
     # ------------------------------------------------------------------ logging
     def log_due(self) -> bool:
         """True on the steps the logger writes (every ``trainer.log_every_n_steps``)."""
@@ -269,7 +280,7 @@ class ManualBackpropMixin(StepGroupsMixin):
             # Share of weights with |w| < 1e-3: L1 drives it up. One pass over the weights.
             self.log("train/sparsity", self.regularizer.sparsity(self), **when)
         self.log("lr", float(optimizer.param_groups[0]["lr"]), **when)
-        if not per_epoch or self.mini_batches_per_epoch() == 1:
+        if not per_epoch or mini_batches_per_epoch(self.trainer) == 1:
             # Task metrics log per step; for a chunked full batch that would be one chunk's.
             self.log_train_metrics(outputs.detach(), target)
 
@@ -290,7 +301,7 @@ class ManualBackpropMixin(StepGroupsMixin):
             if interval == "step" and trainer.max_steps > 0:
                 epochs = min(epochs, trainer.max_steps)
             return check_horizon(epochs, interval)
-        return check_horizon(self.planned_steps(), interval)
+        return check_horizon(planned_steps(self.trainer), interval)
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.parameters(), self.optimizer_config)

@@ -34,6 +34,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from bp_app.compat.torch_api import foreach_norm
 from bp_app.errors import BPAppError
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class NonFiniteError(BPAppError):
 @torch.no_grad()
 def norms(tensors: list[Tensor]) -> list[Tensor]:
     """‖x‖ of each tensor (0-dim each), in one fused pass; finite iff x is (module doc)."""
-    return list(torch._foreach_norm(tensors))
+    return foreach_norm(tensors)
 
 
 class NaNGuard(pl.Callback):

@@ -6,15 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import yaml
 from hydra.errors import InstantiationException
-from hydra.utils import get_class
 from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks.progress import ProgressBar
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from bp_app.config import config_dir
 from bp_app.errors import BPAppError, ConfigError
 
 
@@ -46,31 +43,6 @@ def container(node: Any) -> Any:
     if isinstance(node, DictConfig) or OmegaConf.is_config(node):
         return OmegaConf.to_container(node, resolve=True)
     return node
-
-
-def data_options_of_kind(kind: str) -> list[str]:
-    """The ``data=`` options whose data module gives inputs of ``kind``."""
-    options = []
-    for path in sorted((config_dir() / "data").glob("*.yaml")):
-        target = (yaml.safe_load(path.read_text()) or {}).get("_target_")
-        try:
-            if target and getattr(get_class(target), "kind", None) == kind:
-                options.append(path.stem)
-        except Exception:  # an option whose module cannot import says so when chosen
-            continue
-    return options
-
-
-def check_model_fits_data(model_target: str, data_target: str) -> None:
-    """A model paired with the wrong kind of data fails at start, naming the data that fit."""
-    model_kind = getattr(get_class(model_target), "input_kind", None)
-    data_kind = getattr(get_class(data_target), "kind", None)
-    if model_kind is not None and data_kind is not None and model_kind != data_kind:
-        fitting = ", ".join(f"data={name}" for name in data_options_of_kind(model_kind))
-        raise ConfigError(
-            f"{model_target} takes {model_kind}, but {data_target} gives {data_kind}. "
-            f"Choose data that fits: {fitting or 'none installed'}."
-        )
 
 
 def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:

@@ -1,31 +1,39 @@
-"""The whole-config check that ``bp-train`` runs before anything is loaded."""
+"""The whole-config check ``bp-train`` runs before anything is loaded: keys, then numbers, then
+choices, group by group (each kind of check has its module: keys.py, ranges.py, choices.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from bp_app.config.build import check_model_fits_data, container
-from bp_app.config.validate import check_group_keys, walk_targets
-from bp_app.optim.factory import check_optimizer_config, check_scheduler_config
-from bp_app.optim.ranges import Range, check_descent, check_ranges, check_regularization_ranges
+from bp_app.config.build import container
+from bp_app.config.choices import (
+    check_descent,
+    check_model_fits_data,
+    check_nesterov,
+    check_scheduler_config,
+)
+from bp_app.config.keys import check_group_keys, walk_targets
+from bp_app.config.ranges import (
+    MODEL_RANGES,
+    check_optimizer_ranges,
+    check_ranges,
+    check_regularization_ranges,
+)
+from bp_app.optim.factory import optimizer_arguments
 
+# The keys of the plain (non-_target_) groups, as the mixin reads them.
 REGULARIZATION_KEYS = {"name", "l1", "l2", "include_bias"}
 DESCENT_KEYS = {"mode"}
-# Every model's shared settings; each model checks its own, but only once it is built.
-MODEL_RANGES = {
-    "dropout": Range(0, 1, meaning="the share of units zeroed in training; 0 turns it off"),
-    "gradient_clip_val": Range(0, meaning="the clipping threshold c; null or 0: off"),
-}
-# Scheduler keys depend on the schedule: bp_app.optim.schedulers.SCHEDULER_KEYS checks them.
+# Optimizer keys are its class's arguments (optim/factory.py); scheduler keys depend on the
+# schedule (choices.SCHEDULER_KEYS).
 
 
 def config_sources() -> dict[str, str]:
     """'model' -> 'conf/model/mlp.yaml', for messages that say where a key came from."""
     try:
-        from hydra.core.hydra_config import HydraConfig
-
         choices = HydraConfig.get().runtime.choices
     except Exception:  # composed without Hydra's runtime (some tests): no file names
         return {}
@@ -41,7 +49,10 @@ def check_train_config(cfg: DictConfig) -> None:
             walk_targets(node, group, sources)
     # Optimization: keys, then ranges (lr > 0, β and ρ in [0, 1), λ >= 0, batch size >= 1).
     check_ranges(container(cfg.model) or {}, "model", MODEL_RANGES)
-    check_optimizer_config(container(cfg.optimizer))
+    optimizer = container(cfg.optimizer)
+    optimizer_arguments(optimizer)  # a known name and impl, and keys its class takes
+    check_optimizer_ranges(optimizer)
+    check_nesterov(optimizer)
     regularization = container(cfg.regularization) or {}
     check_group_keys(regularization, "regularization", REGULARIZATION_KEYS)
     check_regularization_ranges(regularization)

@@ -12,7 +12,7 @@ from omegaconf import MISSING
 @dataclass
 class TrainSchema:
     """Keys of conf/train.yaml. Group nodes (data, model, ...) are checked against their
-    targets' signatures by ``bp_app.config.validate``."""
+    targets' signatures by ``bp_app.config.keys``."""
 
     task_name: str = "train"
     seed: int = 42

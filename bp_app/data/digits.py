@@ -21,20 +21,12 @@ class DigitsDataModule(InMemoryDataModule):
 
     def __init__(
         self,
-        batch_size: int = 128,
-        eval_batch_size: int = 1024,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
         split_seed: int = 0,
-        seed: int = 0,
-        steps_per_batch: int = 1,
+        **loader: Any,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            eval_batch_size=eval_batch_size,
-            seed=seed,
-            steps_per_batch=steps_per_batch,
-        )
+        super().__init__(**loader)  # batch_size, eval_batch_size, seed, steps_per_batch
         if (
             not 0 < val_fraction < 1
             or not 0 < test_fraction < 1

@@ -14,6 +14,7 @@ import logging
 import tarfile
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from bp_app.data.text_base import LabelledTexts, TextDataModule, split_indices
 from bp_app.errors import DataError
@@ -85,11 +86,9 @@ class IMDBDataModule(TextDataModule):
         max_len: int = 256,
         max_vocab_size: int = 25000,
         min_freq: int = 2,
-        batch_size: int = 64,
-        eval_batch_size: int = 512,
-        seed: int = 0,
+        **loader: Any,
     ) -> None:
-        super().__init__(max_len, max_vocab_size, min_freq, batch_size, eval_batch_size, seed)
+        super().__init__(max_len, max_vocab_size, min_freq, **loader)
         self.root = Path(root)
         self.download = download
         self.val_size = val_size

@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from bp_app.data.loader_settings import LoaderSettings
 from bp_app.data.tensor_loader import TensorBatchLoader
 
 
@@ -19,24 +20,25 @@ class InMemoryDataModule(pl.LightningDataModule):
     """
 
     kind: ClassVar[str] = "images"
+    # A family's defaults (text and series modules batch smaller); a config overrides each key.
+    loader_defaults: ClassVar[LoaderSettings] = LoaderSettings()
 
     def __init__(
         self,
-        batch_size: int = 128,
-        eval_batch_size: int = 1024,
-        seed: int = 0,
-        steps_per_batch: int = 1,
+        batch_size: int | None = None,
+        eval_batch_size: int | None = None,
+        seed: int | None = None,
+        steps_per_batch: int | None = None,
     ) -> None:
+        """Subclasses take their own keys and pass these four on as ``**loader``: the key check
+        (config/keys.py) follows ``**loader`` here, so every key is still checked by name."""
         super().__init__()
-        if batch_size < 1:
-            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
-        if steps_per_batch < 1:
-            raise ValueError(f"data.steps_per_batch must be >= 1, got {steps_per_batch}")
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
-        self.seed = seed
-        # Training mini-batches per Lightning batch (see TensorBatchLoader, StepGroup).
-        self.steps_per_batch = steps_per_batch
+        self.loader = self.loader_defaults.with_given(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            seed=seed,
+            steps_per_batch=steps_per_batch,
+        )
         self.splits: dict[str, tuple[Tensor, ...]] | None = None
 
     def load_splits(self) -> dict[str, tuple[Tensor, ...]]:
@@ -71,18 +73,18 @@ class InMemoryDataModule(pl.LightningDataModule):
             self.splits[split],
             batch_size=batch_size,
             shuffle=shuffle,
-            seed=self.seed,
+            seed=self.loader.seed,
             rank=trainer.global_rank if trainer is not None else 0,
             world_size=trainer.world_size if trainer is not None else 1,
         )
 
     def train_dataloader(self) -> TensorBatchLoader:
-        loader = self._loader("train", self.batch_size, shuffle=True)
-        loader.steps_per_batch = self.steps_per_batch  # evaluation loaders keep one per batch
+        loader = self._loader("train", self.loader.batch_size, shuffle=True)
+        loader.steps_per_batch = self.loader.steps_per_batch  # evaluation: one per batch
         return loader
 
     def val_dataloader(self) -> TensorBatchLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False)
+        return self._loader("val", self.loader.eval_batch_size, shuffle=False)
 
     def test_dataloader(self) -> TensorBatchLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
+        return self._loader("test", self.loader.eval_batch_size, shuffle=False)

@@ -94,21 +94,13 @@ class MNISTDataModule(InMemoryDataModule):
         self,
         root: str = "data",
         download: bool = False,
-        batch_size: int = 128,
-        eval_batch_size: int = 1024,
         val_size: int = 5000,
         split_seed: int = 0,
-        seed: int = 0,
         augment_shift: int = 0,
         augment_degrees: float = 0.0,
-        steps_per_batch: int = 1,
+        **loader: Any,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            eval_batch_size=eval_batch_size,
-            seed=seed,
-            steps_per_batch=steps_per_batch,
-        )
+        super().__init__(**loader)  # batch_size, eval_batch_size, seed, steps_per_batch
         self.root = Path(root)
         self.download = download
         self.val_size = val_size

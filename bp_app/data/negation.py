@@ -20,6 +20,7 @@ while a recurrent network, reading in order, can approach 100%.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from bp_app.data.text_base import LabelledTexts, TextDataModule
 from bp_app.errors import DataError
@@ -99,11 +100,9 @@ class NegationDataModule(TextDataModule):
         max_len: int = 64,
         max_vocab_size: int = 1000,
         min_freq: int = 1,
-        batch_size: int = 64,
-        eval_batch_size: int = 512,
-        seed: int = 0,
+        **loader: Any,
     ) -> None:
-        super().__init__(max_len, max_vocab_size, min_freq, batch_size, eval_batch_size, seed)
+        super().__init__(max_len, max_vocab_size, min_freq, **loader)
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
         self.contrast_fraction = contrast_fraction
         self.negation_rate = negation_rate

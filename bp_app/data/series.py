@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from bp_app.data.in_memory import InMemoryDataModule
+from bp_app.data.loader_settings import LoaderSettings
 from bp_app.data.scaling import Scaler
 from bp_app.data.series_csv import Series, read_series_csv
 from bp_app.data.windows import (
@@ -33,6 +34,7 @@ class SeriesDataModule(InMemoryDataModule):
     """Windows of one series, split by time, scaled with statistics of the training part."""
 
     kind = "windows"
+    loader_defaults = LoaderSettings(batch_size=32, eval_batch_size=1024)
 
     def __init__(
         self,
@@ -42,11 +44,9 @@ class SeriesDataModule(InMemoryDataModule):
         test_size: int = 24,
         scaling: str = "standard",
         season: int = 12,
-        batch_size: int = 32,
-        eval_batch_size: int = 1024,
-        seed: int = 0,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        super().__init__(**loader)  # batch_size, eval_batch_size, seed, steps_per_batch
         for key, value in (("lookback", lookback), ("horizon", horizon), ("season", season)):
             if value < 1:
                 raise ConfigError(f"data.{key} must be >= 1, got {value}")

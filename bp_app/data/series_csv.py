@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bp_app.data.csv_rows import csv_rows_of
-from bp_app.data.text_csv import read_utf8
+from bp_app.data.utf8 import read_utf8
 from bp_app.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,8 @@ def read_series_csv(
     if fill not in FILLS:
         raise ConfigError(f"data.fill={fill!r} is unknown; choose one of: {', '.join(FILLS)}")
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} does not exist; set data.path to a CSV file with a header row")
-    content = read_utf8(path)  # random bytes: "not UTF-8 text (line n)", not a traceback
+    missing = f"{path} does not exist; set data.path to a CSV file with a header row"
+    content = read_utf8(path, missing)  # random bytes: "not UTF-8 text (line n)", no traceback
     with csv_rows_of(path, content):
         rows = list(csv.reader(io.StringIO(content, newline="")))
     if len(rows) < 2:

@@ -28,17 +28,9 @@ class SyntheticImagesDataModule(InMemoryDataModule):
         num_classes: int = 10,
         signal: float = 0.15,
         data_seed: int = 0,
-        batch_size: int = 128,
-        eval_batch_size: int = 1024,
-        seed: int = 0,
-        steps_per_batch: int = 1,
+        **loader: Any,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            eval_batch_size=eval_batch_size,
-            seed=seed,
-            steps_per_batch=steps_per_batch,
-        )
+        super().__init__(**loader)  # batch_size, eval_batch_size, seed, steps_per_batch
         sizes = {"num_train": num_train, "num_val": num_val, "num_test": num_test}
         for key, value in sizes.items():
             if value < 1:

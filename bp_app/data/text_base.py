@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from bp_app.data.in_memory import InMemoryDataModule
+from bp_app.data.loader_settings import LoaderSettings
 from bp_app.data.tensor_loader import TensorBatchLoader
 from bp_app.data.text import PAD_INDEX, TextEncoder, trim_to_longest
 from bp_app.errors import DataError
@@ -28,17 +29,16 @@ class TextDataModule(InMemoryDataModule):
     """
 
     kind = "tokens"
+    loader_defaults = LoaderSettings(batch_size=64, eval_batch_size=512)
 
     def __init__(
         self,
         max_len: int = 256,
         max_vocab_size: int = 20000,
         min_freq: int = 1,
-        batch_size: int = 64,
-        eval_batch_size: int = 512,
-        seed: int = 0,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        super().__init__(**loader)  # batch_size, eval_batch_size, seed, steps_per_batch
         self.max_len = max_len
         self.max_vocab_size = max_vocab_size
         self.min_freq = min_freq

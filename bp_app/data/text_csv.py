@@ -5,25 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 from bp_app.data.csv_rows import csv_rows_of
 from bp_app.data.text_base import LabelledTexts, TextDataModule, split_indices
+from bp_app.data.utf8 import read_utf8
 from bp_app.errors import DataError
-
-
-def read_utf8(path: Path) -> str:
-    """The file's text; a non-UTF-8 file fails naming the file and the line."""
-    if not path.is_file():
-        raise DataError(f"{path} does not exist: point data.path at your CSV or TSV file")
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")  # a BOM, as spreadsheet programs write, is not text
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataError(
-            f"{path} is not UTF-8 text (line {line}: {error.reason}); "
-            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and run again"
-        ) from error
 
 
 def label_order(values: set[str]) -> list[str]:
@@ -38,7 +25,7 @@ def read_labelled_csv(
 ) -> tuple[list[str], list[str]]:
     """Texts and label strings of every row, checked: a missing column, an empty text or a
     missing label fails naming the file and the line."""
-    content = read_utf8(path)
+    content = read_utf8(path, f"{path} does not exist: point data.path at your CSV or TSV file")
     if not content.strip():
         raise DataError(
             f"{path} is empty: it needs a header line naming the columns (e.g. "
@@ -97,11 +84,9 @@ class TextCSVDataModule(TextDataModule):
         max_len: int = 256,
         max_vocab_size: int = 20000,
         min_freq: int = 1,
-        batch_size: int = 64,
-        eval_batch_size: int = 512,
-        seed: int = 0,
+        **loader: Any,
     ) -> None:
-        super().__init__(max_len, max_vocab_size, min_freq, batch_size, eval_batch_size, seed)
+        super().__init__(max_len, max_vocab_size, min_freq, **loader)
         # Checked when the data is read (check_settings), so that composing and building the
         # module stay cheap; the error then names the missing key.
         self.path = Path(path) if path else None

@@ -15,18 +15,6 @@ import torch
 
 from bp_app.errors import ConfigError
 from bp_app.optim import optimizers
-from bp_app.optim.ranges import check_optimizer_ranges
-from bp_app.optim.schedulers import build_scheduler, check_horizon, check_scheduler_config
-
-__all__ = [
-    "build_optimizer",
-    "build_scheduler",
-    "check_horizon",
-    "check_optimizer_config",
-    "check_scheduler_config",
-    "optimizer_arguments",
-    "optimizer_class",
-]
 
 IMPLEMENTATIONS = ("explicit", "torch")
 
@@ -81,12 +69,6 @@ def optimizer_arguments(config: dict[str, Any]) -> dict[str, Any]:
     if "betas" in arguments:
         arguments["betas"] = tuple(arguments["betas"])
     return {**arguments, **fixed}
-
-
-def check_optimizer_config(config: dict[str, Any]) -> None:
-    """Known name and impl, keys the class takes, values in range: before any data loads."""
-    optimizer_arguments(config)
-    check_optimizer_ranges(config)
 
 
 def build_optimizer(

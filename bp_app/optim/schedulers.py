@@ -12,78 +12,8 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler
 
+from bp_app.config.choices import COMMON_KEYS, check_scheduler_config
 from bp_app.errors import ConfigError
-from bp_app.optim.ranges import NON_NEGATIVE, Range, check_ranges
-
-INTERVALS = ("step", "epoch")
-COMMON_KEYS = {"name", "interval"}
-
-# The keys each schedule takes besides name and interval (the torch class's argument names).
-SCHEDULER_KEYS: dict[str, set[str]] = {
-    "none": set(),
-    "step": {"step_size", "gamma"},
-    "cosine": {"T_max", "eta_min"},
-    "onecycle": {
-        "max_lr",
-        "total_steps",
-        "pct_start",
-        "anneal_strategy",
-        "cycle_momentum",
-        "div_factor",
-        "final_div_factor",
-        "three_phase",
-    },
-    "plateau": {"monitor", "mode", "factor", "patience", "threshold", "cooldown", "min_lr"},
-}
-
-SCHEDULER_RANGES: dict[str, Range] = {
-    "step_size": Range(1, integer=True, meaning="intervals between decays"),
-    "gamma": Range(0, 1, low_open=True, high_open=False, meaning="the decay factor"),
-    "T_max": Range(1, integer=True, meaning="intervals from η to eta_min"),
-    "eta_min": NON_NEGATIVE,
-    "max_lr": Range(0, low_open=True, meaning="the peak learning rate"),
-    "total_steps": Range(1, integer=True, meaning="the cycle's length in intervals"),
-    "pct_start": Range(0, 1, low_open=True, meaning="the share of the cycle spent warming up"),
-    "div_factor": Range(0, low_open=True),
-    "final_div_factor": Range(0, low_open=True),
-    "factor": Range(0, 1, low_open=True, meaning="η ← factor · η on a plateau"),
-    "patience": Range(0, integer=True, meaning="epochs without improvement before a cut"),
-    "threshold": NON_NEGATIVE,
-    "cooldown": Range(0, integer=True),
-    "min_lr": NON_NEGATIVE,
-}
-
-
-def check_scheduler_config(node: dict[str, Any]) -> None:
-    """A known schedule, only its own keys, a known interval and values in range."""
-    name = node.get("name", "none")
-    if name not in SCHEDULER_KEYS:
-        raise ConfigError(
-            f"scheduler.name={name!r} is unknown; choose scheduler="
-            + " | scheduler=".join(SCHEDULER_KEYS)
-        )
-    valid = COMMON_KEYS | SCHEDULER_KEYS[name]
-    for key in node:
-        if key not in valid:
-            raise ConfigError(
-                f"Unknown config key 'scheduler.{key}' for scheduler={name}. "
-                f"Valid keys: {', '.join(sorted(valid))}."
-            )
-    interval = node.get("interval", "epoch")
-    if interval not in INTERVALS:
-        raise ConfigError(f"scheduler.interval={interval!r} must be 'step' or 'epoch'")
-    if name == "plateau" and interval != "epoch":
-        raise ConfigError(
-            "scheduler=plateau reads the validation metric, which changes once per epoch: "
-            "set scheduler.interval=epoch"
-        )
-    check_ranges(node, "scheduler", SCHEDULER_RANGES)
-    if name == "plateau" and node.get("mode", "min") not in ("min", "max"):
-        raise ConfigError(f"scheduler.mode={node['mode']!r} must be 'min' or 'max'")
-    if name == "onecycle" and node.get("anneal_strategy", "cos") not in ("cos", "linear"):
-        raise ConfigError(
-            f"scheduler.anneal_strategy={node['anneal_strategy']!r} must be 'cos' or 'linear'"
-        )
 
 
 def build_scheduler(
@@ -96,7 +26,7 @@ def build_scheduler(
     ``horizon(interval)`` is the run's length in that interval (epochs, or updates): it fills in
     cosine's ``T_max`` and one-cycle's ``total_steps`` when the config leaves them null.
     """
-    check_scheduler_config(config)
+    check_scheduler_config(config)  # models built outside bp-train are checked too
     name = config.get("name", "none")
     interval = config.get("interval", "epoch")
     args = {k: v for k, v in config.items() if k not in COMMON_KEYS and v is not None}

@@ -10,24 +10,16 @@ import torch
 from omegaconf import DictConfig, ListConfig
 
 from bp_app.data.text import UNK_INDEX, TextEncoder
-from bp_app.errors import ConfigError, DataError
+from bp_app.data.utf8 import read_utf8
+from bp_app.errors import ConfigError
 
 PREVIEW = 60  # characters of each text echoed back
 
 
 def read_lines(path: Path) -> list[str]:
     """One text per line of a UTF-8 file; a file in another encoding fails naming it."""
-    if not path.is_file():
-        raise DataError(f"inputs={str(path)!r} does not exist: give a text file, one text per line")
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataError(
-            f"{path} is not UTF-8 text (line {line}: {error.reason}); "
-            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and run again"
-        ) from error
+    missing = f"inputs={str(path)!r} does not exist: give a text file, one text per line"
+    return read_utf8(path, missing).splitlines()
 
 
 def texts_of(cfg: DictConfig) -> list[str]:

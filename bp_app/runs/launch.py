@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytorch_lightning as pl
-from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
 
+from bp_app.compat.lightning import relaunches_command
 from bp_app.errors import ConfigError
 
 
@@ -25,12 +25,7 @@ def check_sweep_launch(trainer: pl.Trainer) -> None:
     themselves, so they are fine.
     """
     launcher = trainer.strategy.launcher
-    if not (
-        in_multirun()
-        and isinstance(launcher, _SubprocessScriptLauncher)
-        and launcher.num_processes > 1
-        and not launcher.cluster_environment.creates_processes_externally
-    ):
+    if not (in_multirun() and relaunches_command(launcher)):
         return
     raise ConfigError(
         f"a multirun (-m) cannot use trainer.strategy=ddp with {launcher.num_processes} "

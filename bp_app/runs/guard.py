@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +27,20 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from bp_app.errors import BPAppError, ConfigError
-
-FINISHED_MARK = "metrics.json"
+from bp_app.errors import ConfigError, user_errors
+from bp_app.runs.layout import CHECKPOINTS_DIR, METRICS_FILE, is_finished, last_checkpoint
+from bp_app.runs.resume import resume_checkpoint
 
 
 def check_run_dir(run_dir: Path, resumes_from: str | None) -> None:
     """Raise ConfigError when this run may not write ``run_dir`` (see the module doc)."""
     check_writable(run_dir)
-    if (run_dir / FINISHED_MARK).is_file():
+    if is_finished(run_dir):
         raise ConfigError(
-            f"the run directory {run_dir} already holds a finished run ({FINISHED_MARK}); "
+            f"the run directory {run_dir} already holds a finished run ({METRICS_FILE}); "
             "bp-train does not write over it. Start a new run directory (leave hydra.run.dir "
             "out for a new timestamped one, or name a new one); to train that run further, "
-            f"resume from it there: ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}."
+            f"resume from it there: ckpt_path={last_checkpoint(run_dir)}."
         )
     earlier = earlier_outputs(run_dir)
     if earlier and not (resumes_from and is_inside(Path(resumes_from), run_dir)):
@@ -75,7 +74,7 @@ def earlier_outputs(run_dir: Path) -> list[str]:
     TensorBoard adds new event files beside old ones, and Hydra's .hydra/ and the log of a run
     that failed before its first checkpoint are no run to continue: those do not count.
     """
-    return sorted(str(p.relative_to(run_dir)) for p in run_dir.glob("checkpoints/*.ckpt"))
+    return sorted(str(p.relative_to(run_dir)) for p in run_dir.glob(f"{CHECKPOINTS_DIR}/*.ckpt"))
 
 
 def is_inside(path: Path, folder: Path) -> bool:
@@ -89,19 +88,15 @@ class RunDirGuard(Callback):
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from bp_app.resume import resume_checkpoint  # resume imports callbacks: import late
-
-        quiet = logging.getLogger("bp_app.resume")  # train() logs the resume decision itself
+        quiet = logging.getLogger(resume_checkpoint.__module__)  # train() logs the decision
         quiet.disabled = True
         try:
-            HydraConfig.instance().set_config(config)  # ${hydra:...} resolves as in the job
-            run_dir = Path(str(config.hydra.run.dir))
-            with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-                config.hydra.runtime.output_dir = str(run_dir.resolve())  # as run_job sets it
-            HydraConfig.instance().set_config(config)  # now with paths.run_dir resolvable
-            check_run_dir(run_dir, resume_checkpoint(config))
-        except BPAppError as error:
-            print(f"bp-train: error: {error}", file=sys.stderr)
-            sys.exit(2)
+            with user_errors("bp-train"):
+                HydraConfig.instance().set_config(config)  # ${hydra:...} resolves as in the job
+                run_dir = Path(str(config.hydra.run.dir))
+                with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+                    config.hydra.runtime.output_dir = str(run_dir.resolve())  # as run_job sets it
+                HydraConfig.instance().set_config(config)  # now with paths.run_dir resolvable
+                check_run_dir(run_dir, resume_checkpoint(config))
         finally:
             quiet.disabled = False

@@ -23,7 +23,8 @@ from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning_fabric.utilities.cloud_io import _is_local_file_protocol
+
+from bp_app.compat.lightning import is_local_path
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -32,7 +33,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
     ) -> None:
-        if storage_options is not None or not _is_local_file_protocol(str(path)):
+        if storage_options is not None or not is_local_path(str(path)):
             super().save_checkpoint(checkpoint, path, storage_options=storage_options)
             return
         path = Path(path)

@@ -21,8 +21,19 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from bp_app.callbacks.graceful_stop import LAST_CHECKPOINT
 from bp_app.errors import ConfigError
+from bp_app.runs.layout import (
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    HYDRA_DIR,
+    LAST_CHECKPOINT,
+    MULTIRUN_DIR,
+    OVERRIDES_FILE,
+    is_finished,
+    last_checkpoint,
+    metrics_file,
+    run_of_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +62,18 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
     if mode == "never":
         return None
     here = Path(cfg.paths.run_dir)
-    if (here / "checkpoints" / LAST_CHECKPOINT).is_file() and not (here / "metrics.json").is_file():
-        checkpoint = here / "checkpoints" / LAST_CHECKPOINT
+    if last_checkpoint(here).is_file() and not is_finished(here):
+        checkpoint = last_checkpoint(here)
         log.info(
             "Resuming from %s (resume=auto: this run directory holds an unfinished run)", checkpoint
         )
         return str(checkpoint)
     records = run_records(Path(cfg.paths.output_dir), cfg.task_name)
     newest = newest_run(records, current_overrides(), Path(cfg.paths.run_dir))
-    if newest is None or (newest / "metrics.json").is_file():
+    if newest is None or is_finished(newest):
         log.info("Starting fresh (resume=auto: no unfinished earlier run of this command)")
         return None
-    checkpoint = newest / "checkpoints" / LAST_CHECKPOINT
+    checkpoint = last_checkpoint(newest)
     log.info(
         "Resuming from %s (resume=auto: the newest run of this command stopped early)", checkpoint
     )
@@ -71,17 +82,17 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
 
 def newest_last_checkpoint(cfg: DictConfig) -> Path:
     """ckpt_path=last: this run directory's last.ckpt, else the task's newest (module doc)."""
-    own = Path(cfg.paths.run_dir) / "checkpoints" / LAST_CHECKPOINT
+    own = last_checkpoint(Path(cfg.paths.run_dir))
     if own.is_file():
         return own
     output_dir = Path(cfg.paths.output_dir)
-    found = list((output_dir / cfg.task_name).glob(f"*/checkpoints/{LAST_CHECKPOINT}"))
+    found = list((output_dir / cfg.task_name).glob(f"*/{CHECKPOINTS_DIR}/{LAST_CHECKPOINT}"))
     for record in run_records(output_dir, cfg.task_name):  # sweep jobs of this task too
-        found.append(record.parent.parent / "checkpoints" / LAST_CHECKPOINT)
+        found.append(last_checkpoint(run_of_record(record)))
     found = [path for path in found if path.is_file()]
     if not found:
         raise ConfigError(
-            f"ckpt_path=last found no checkpoints/{LAST_CHECKPOINT} in this run directory "
+            f"ckpt_path=last found no {own.parent.name}/{LAST_CHECKPOINT} in this run directory "
             f"({own.parent.parent}) or in an earlier run of task {cfg.task_name!r} under "
             f"{cfg.paths.output_dir}. Pass a checkpoint file (ckpt_path=path/to/last.ckpt) or "
             "leave ckpt_path out to start fresh."
@@ -95,9 +106,9 @@ def run_records(output_dir: Path, task_name: str) -> list[Path]:
     Single runs sit at <output>/<task>/<time>/; sweep jobs at <output>/multirun/<time>/<n>_.../,
     where the job's own .hydra/config.yaml says which task it ran.
     """
-    records = list((output_dir / task_name).glob("*/.hydra/overrides.yaml"))
-    for record in (output_dir / "multirun").glob("*/*/.hydra/overrides.yaml"):
-        config = yaml.safe_load((record.parent / "config.yaml").read_text()) or {}
+    records = list((output_dir / task_name).glob(f"*/{HYDRA_DIR}/{OVERRIDES_FILE}"))
+    for record in (output_dir / MULTIRUN_DIR).glob(f"*/*/{HYDRA_DIR}/{OVERRIDES_FILE}"):
+        config = yaml.safe_load((record.parent / CONFIG_FILE).read_text()) or {}
         if config.get("task_name") == task_name:
             records.append(record)
     return records
@@ -107,10 +118,10 @@ def newest_run(records: list[Path], overrides: list[str], current: Path) -> Path
     """The earlier run of these overrides that saved last.ckpt or metrics.json most recently."""
     latest: tuple[float, Path] | None = None
     for record in records:
-        run = record.parent.parent
+        run = run_of_record(record)
         if run.resolve() == current.resolve() or read_overrides(record) != overrides:
             continue
-        saved = [run / "checkpoints" / LAST_CHECKPOINT, run / "metrics.json"]
+        saved = [last_checkpoint(run), metrics_file(run)]
         times = [path.stat().st_mtime for path in saved if path.is_file()]
         if times and (latest is None or max(times) > latest[0]):
             latest = (max(times), run)

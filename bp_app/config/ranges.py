@@ -1,8 +1,8 @@
-"""Valid ranges of the optimization settings, checked when the config is composed.
+"""Range checks: every number a config sets lies in the interval where it means something.
 
 A learning rate of 0, a β of 1 or a negative λ would not crash: training would silently stand
-still or diverge. These checks run from ``bp_app.config.checks`` before any data is loaded and
-raise a ConfigError that names the key, its value and the range it must lie in.
+still or diverge. ``bp_app.config.checks`` runs these before any data is loaded; a value out of
+range raises a ConfigError naming the key, its value and the interval.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bp_app.errors import ConfigError
-
-DESCENT_MODES = ("minibatch", "stochastic", "batch")
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,29 @@ REGULARIZATION_RANGES: dict[str, Range] = {
 
 BATCH_SIZE = Range(1, integer=True, meaning="examples per forward pass")
 
+# Every model's shared settings; each model checks its own, but only once it is built.
+MODEL_RANGES = {
+    "dropout": Range(0, 1, meaning="the share of units zeroed in training; 0 turns it off"),
+    "gradient_clip_val": Range(0, meaning="the clipping threshold c; null or 0: off"),
+}
+
+SCHEDULER_RANGES: dict[str, Range] = {
+    "step_size": Range(1, integer=True, meaning="intervals between decays"),
+    "gamma": Range(0, 1, low_open=True, high_open=False, meaning="the decay factor"),
+    "T_max": Range(1, integer=True, meaning="intervals from η to eta_min"),
+    "eta_min": NON_NEGATIVE,
+    "max_lr": Range(0, low_open=True, meaning="the peak learning rate"),
+    "total_steps": Range(1, integer=True, meaning="the cycle's length in intervals"),
+    "pct_start": Range(0, 1, low_open=True, meaning="the share of the cycle spent warming up"),
+    "div_factor": Range(0, low_open=True),
+    "final_div_factor": Range(0, low_open=True),
+    "factor": Range(0, 1, low_open=True, meaning="η ← factor · η on a plateau"),
+    "patience": Range(0, integer=True, meaning="epochs without improvement before a cut"),
+    "threshold": NON_NEGATIVE,
+    "cooldown": Range(0, integer=True),
+    "min_lr": NON_NEGATIVE,
+}
+
 
 def check_value(where: str, key: str, value: Any, valid: Range) -> None:
     """Raise a ConfigError unless ``value`` is a number (or list of numbers) inside ``valid``."""
@@ -89,11 +110,6 @@ def check_optimizer_ranges(node: dict[str, Any]) -> None:
     betas = node.get("betas")
     if betas is not None and (not isinstance(betas, (list, tuple)) or len(betas) != 2):
         raise ConfigError(f"optimizer.betas={betas!r} must be two numbers [β1, β2] in [0, 1)")
-    if node.get("name") == "nesterov" and not node.get("momentum"):
-        raise ConfigError(
-            "optimizer.momentum must be in (0, 1) for optimizer=nesterov: the look-ahead "
-            "needs a velocity. Set e.g. optimizer.momentum=0.9, or use optimizer=sgd."
-        )
 
 
 def check_regularization_ranges(node: dict[str, Any]) -> None:
@@ -101,19 +117,7 @@ def check_regularization_ranges(node: dict[str, Any]) -> None:
     check_ranges(node, "regularization", REGULARIZATION_RANGES)
 
 
-def check_descent(node: dict[str, Any], batch_size: Any) -> None:
-    """A known descent mode, a batch size >= 1, and batch size 1 for stochastic descent."""
-    mode = node.get("mode", "minibatch")
-    if mode not in DESCENT_MODES:
-        raise ConfigError(
-            f"descent.mode={mode!r} is unknown; choose descent={' | descent='.join(DESCENT_MODES)}"
-        )
-    if batch_size is None:
-        return
-    check_value("data", "batch_size", batch_size, BATCH_SIZE)
-    if mode == "stochastic" and batch_size != 1:
-        raise ConfigError(
-            f"descent=stochastic updates once per example, but data.batch_size={batch_size}. "
-            "Drop the data.batch_size override (descent=stochastic sets it to 1) or use "
-            "descent=minibatch."
-        )
+def check_batch_size(batch_size: Any) -> None:
+    """data.batch_size >= 1 (None: the data module's default)."""
+    if batch_size is not None:
+        check_value("data", "batch_size", batch_size, BATCH_SIZE)

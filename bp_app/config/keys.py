@@ -1,4 +1,9 @@
-"""Checks that run on the composed config before any data is loaded or model is built."""
+"""Key checks: every key a config sets is one its code reads, with a value of the right type.
+
+A ``_target_`` node's keys are its target's arguments (followed up a class's ``**kwargs``); a
+plain group node's keys are listed by the code that reads it. A misspelled key names the
+nearest valid one ("did you mean").
+"""
 
 from __future__ import annotations
 
@@ -41,11 +46,22 @@ def _named_parameters(function: Callable[..., Any]) -> set[str] | None:
 
 
 def _type_hints(target: Any) -> dict[str, Any]:
-    init = target.__init__ if inspect.isclass(target) else target
-    try:
-        return typing.get_type_hints(init)
-    except Exception:  # unresolvable forward references: skip the type check, not the key check
-        return {}
+    """Argument types of a function, or of a class's ``__init__`` and those its ``**kwargs``
+    pass to up the MRO (as ``accepted_keywords`` follows them); the nearest class wins."""
+    inits = [target]
+    if inspect.isclass(target):
+        inits = [k.__dict__["__init__"] for k in target.__mro__ if "__init__" in k.__dict__]
+    hints: dict[str, Any] = {}
+    for init in inits:
+        try:
+            own = typing.get_type_hints(init)
+        except Exception:  # unresolvable forward references: skip the type check, not the key
+            own = {}
+        hints = {**own, **hints}
+        parameters = inspect.signature(init).parameters.values()
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return hints
 
 
 def _simple_type(hint: Any) -> type | None:
@@ -100,14 +116,19 @@ def check_target_node(node: dict[str, Any], where: str, source: str | None = Non
             check_value_type(where, key, value, hints[key])
 
 
-def check_group_keys(node: dict[str, Any], where: str, valid: set[str]) -> None:
-    """A plain (non-``_target_``) group node may only use the keys that bp_app reads."""
+def check_group_keys(
+    node: dict[str, Any], where: str, valid: set[str], choice: str | None = None
+) -> None:
+    """A plain (non-``_target_``) group node may only use the keys that bp_app reads
+    (``choice``, e.g. 'scheduler=step', when the valid keys depend on the option chosen)."""
     for key in node:
         if key not in valid:
             close = difflib.get_close_matches(key, sorted(valid), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
+            chosen = f" for {choice}" if choice else ""
             raise ConfigError(
-                f"Unknown config key '{where}.{key}'.{hint} Valid keys: {', '.join(sorted(valid))}."
+                f"Unknown config key '{where}.{key}'{chosen}.{hint} "
+                f"Valid keys: {', '.join(sorted(valid))}."
             )
 
 

@@ -27,10 +27,11 @@ import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from bp_app.runs.layout import last_checkpoint_for
+
 log = logging.getLogger(__name__)
 
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: how shells and Docker report "ended by SIGTERM"
-LAST_CHECKPOINT = "last.ckpt"
 
 
 class GracefulStop(pl.Callback):
@@ -40,17 +41,13 @@ class GracefulStop(pl.Callback):
     def __init__(self, dirpath: str | Path) -> None:
         self.dirpath = Path(dirpath)
 
-    def checkpoint_path(self, trainer: pl.Trainer) -> Path:
-        configured = getattr(trainer.checkpoint_callback, "dirpath", None)
-        return Path(configured or self.dirpath) / LAST_CHECKPOINT
-
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
         # Only a stop during fit has progress to keep; a stop during test keeps fit's last.ckpt.
         if not isinstance(exception, SIGTERMException) or trainer.state.fn != TrainerFn.FITTING:
             return
-        path = self.checkpoint_path(trainer)
+        path = last_checkpoint_for(trainer, self.dirpath)
         # A full checkpoint (optimizer and loop state too), as ModelCheckpoint writes last.ckpt.
         # Every rank calls this (it holds a barrier); rank 0 writes.
         trainer.save_checkpoint(path, weights_only=False)

@@ -13,10 +13,10 @@ from typing import Any
 import pytorch_lightning as pl
 import yaml
 
-from bp_app.checkpoints import load_checkpoint
 from bp_app.config import config_dir
-from bp_app.config.build import check_model_fits_data
+from bp_app.config.choices import check_model_fits_data
 from bp_app.errors import ConfigError
+from bp_app.runs.checkpoints import load_checkpoint
 
 # Choices a resumed run may change; they do not size the weights.
 TRAINING_CHOICES = {"optimizer", "scheduler", "regularization", "descent"}

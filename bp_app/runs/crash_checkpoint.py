@@ -28,8 +28,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from bp_app.callbacks.graceful_stop import LAST_CHECKPOINT
 from bp_app.callbacks.nan_guard import NonFiniteError
+from bp_app.runs.layout import last_checkpoint_for
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,7 @@ class CrashCheckpoint(pl.Callback):
                 reason,
             )
             return
-        configured = getattr(trainer.checkpoint_callback, "dirpath", None)
-        path = Path(configured or self.dirpath) / LAST_CHECKPOINT
+        path = last_checkpoint_for(trainer, self.dirpath)
         try:
             trainer.save_checkpoint(path, weights_only=False)
         except Exception as error:  # e.g. a full disk, or the NaN guard refusing broken weights

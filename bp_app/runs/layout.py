@@ -1,0 +1,60 @@
+"""The files and folders of a run directory, each named once.
+
+    <run dir>/
+      .hydra/config.yaml, overrides.yaml   the composed config and the command-line overrides
+      checkpoints/last.ckpt                the newest state (every epoch end, a stop, a crash)
+      checkpoints/best-*.ckpt              the best by validation loss
+      tensorboard/                         event files
+      images/                              image panels (image models)
+      metrics.json                         final val/test metrics: the mark of a finished run
+
+Sweeps (``bp-train -m``) put each job under ``<output dir>/multirun/<time>/<n>_<overrides>/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+HYDRA_DIR = ".hydra"
+CONFIG_FILE = "config.yaml"
+OVERRIDES_FILE = "overrides.yaml"
+CHECKPOINTS_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+TENSORBOARD_DIR = "tensorboard"
+IMAGES_DIR = "images"
+METRICS_FILE = "metrics.json"  # written last: a run directory holding it is finished
+MULTIRUN_DIR = "multirun"  # under paths.output_dir, as conf/hydra/default.yaml sets it
+
+
+def checkpoints_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / CHECKPOINTS_DIR
+
+
+def last_checkpoint(run_dir: Path) -> Path:
+    return checkpoints_dir(run_dir) / LAST_CHECKPOINT
+
+
+def metrics_file(run_dir: Path) -> Path:
+    return Path(run_dir) / METRICS_FILE
+
+
+def is_finished(run_dir: Path) -> bool:
+    return metrics_file(run_dir).is_file()
+
+
+def hydra_file(run_dir: Path, name: str) -> Path:
+    """``.hydra/config.yaml`` or ``.hydra/overrides.yaml`` of a run."""
+    return Path(run_dir) / HYDRA_DIR / name
+
+
+def run_of_record(record: Path) -> Path:
+    """The run directory of a ``.hydra/<file>``."""
+    return record.parent.parent
+
+
+def last_checkpoint_for(trainer: Any, fallback_dir: Path) -> Path:
+    """Where a stop or a crash saves last.ckpt: beside ModelCheckpoint's files when one is
+    configured, else in ``fallback_dir`` (the run's checkpoints/)."""
+    configured = getattr(trainer.checkpoint_callback, "dirpath", None)
+    return Path(configured or fallback_dir) / LAST_CHECKPOINT
