@@ -13,6 +13,7 @@ from pytorch_lightning.callbacks.progress import ProgressBar
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from bp_app.errors import BPAppError, ConfigError
+from bp_app.models.memory import check_model_memory
 
 
 def instantiate(node: Any, where: str = "", **kwargs: Any) -> Any:
@@ -50,17 +51,23 @@ def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
 
 
 def build_model(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
-    """The model, sized by the data, with the optimization choices as plain containers."""
-    return instantiate(
-        cfg.model,
-        "model",
-        **datamodule.model_inputs(),
-        optimizer=container(cfg.optimizer),
-        scheduler=container(cfg.scheduler),
-        regularization=container(cfg.regularization),
-        descent=container(cfg.descent),
-        _convert_="all",
-    )
+    """The model, sized by the data, with the optimization choices as plain containers; one
+    too large for this machine's memory fails first, saying how much it needs."""
+
+    def build() -> pl.LightningModule:
+        return instantiate(
+            cfg.model,
+            "model",
+            **datamodule.model_inputs(),
+            optimizer=container(cfg.optimizer),
+            scheduler=container(cfg.scheduler),
+            regularization=container(cfg.regularization),
+            descent=container(cfg.descent),
+            _convert_="all",
+        )
+
+    check_model_memory(build)  # on the meta device: shapes only, no storage
+    return build()
 
 
 def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:

@@ -15,13 +15,17 @@ from bp_app.config.choices import (
     check_nesterov,
     check_scheduler_config,
 )
-from bp_app.config.keys import check_group_keys, walk_targets
+from bp_app.config.keys import check_group_keys, check_top_level, walk_targets
 from bp_app.config.ranges import (
     MODEL_RANGES,
+    SEED,
     check_optimizer_ranges,
     check_ranges,
     check_regularization_ranges,
+    check_run_length,
+    check_value,
 )
+from bp_app.config.schema import TrainSchema
 from bp_app.optim.factory import optimizer_arguments
 
 # The keys of the plain (non-_target_) groups, as the mixin reads them.
@@ -40,8 +44,16 @@ def config_sources() -> dict[str, str]:
     return {group: f"conf/{group}/{choice}.yaml" for group, choice in choices.items() if choice}
 
 
+# What a run cannot do without: ~data or ~seed on the command line removes them.
+REQUIRED = ("data", "model", "optimizer", "regularization", "descent", "scheduler", "trainer")
+REQUIRED += ("paths", "seed")
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Raise ConfigError for any key, type or pairing that cannot work."""
+    check_top_level(cfg, TrainSchema, REQUIRED)
+    check_value("", "seed", cfg.seed, SEED)
+    check_run_length(container(cfg.trainer))
     sources = config_sources()
     for group in ("data", "model", "trainer", "logger", "callbacks"):
         node: Any = container(cfg.get(group))

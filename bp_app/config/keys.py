@@ -7,6 +7,7 @@ nearest valid one ("did you mean").
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import types
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Union
 
 from hydra.utils import get_object
+from omegaconf import OmegaConf
 
 from bp_app.errors import ConfigError
 
@@ -142,3 +144,34 @@ def walk_targets(node: Any, where: str, sources: dict[str, str]) -> None:
     elif isinstance(node, list):
         for i, child in enumerate(node):
             walk_targets(child, f"{where}[{i}]", sources)
+
+
+def check_top_level(cfg: Any, schema: type, required: tuple[str, ...]) -> None:
+    """The composed config has only the schema's keys (``+new_key=1`` too is refused), and none
+    of ``required`` was removed (``~data``) or left unset."""
+    known = {field.name for field in dataclasses.fields(schema)} | {"hydra"}
+    for key in cfg:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"Unknown top-level config key '{key}' (added with +{key}=...?).{hint} "
+                f"bp-train reads only: {', '.join(sorted(known - {'hydra'}))}. Drop it, or put "
+                "a setting inside its group (e.g. +trainer.<key>=..., +callbacks.<name>=...)."
+            )
+    for key in required:
+        if key not in cfg or OmegaConf.is_missing(cfg, key) or cfg[key] is None:
+            options = group_options(key)
+            choose = (
+                f"choose one: {', '.join(f'{key}={o}' for o in options)}"
+                if options
+                else (f"give it a value, e.g. {key}=42")
+            )
+            raise ConfigError(f"'{key}' is missing (removed with ~{key}?); {choose}.")
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group (conf/<group>/*.yaml); [] for a plain key."""
+    from bp_app.config import config_dir
+
+    return sorted(path.stem for path in (config_dir() / group).glob("*.yaml"))

@@ -33,7 +33,7 @@ class Range:
     def __str__(self) -> str:
         left = "(" if self.low_open else "["
         right = ")" if self.high_open or self.high == math.inf else "]"
-        high = "inf" if self.high == math.inf else f"{self.high:g}"
+        high = "inf" if self.high == math.inf else f"{self.high:{'d' if self.integer else 'g'}}"
         kind = "an integer" if self.integer else "a number"
         return f"{kind} in {left}{self.low:g}, {high}{right}"
 
@@ -59,10 +59,21 @@ REGULARIZATION_RANGES: dict[str, Range] = {
 BATCH_SIZE = Range(1, integer=True, meaning="examples per forward pass")
 
 # Every model's shared settings; each model checks its own, but only once it is built.
+SIZE = Range(1, integer=True, meaning="a layer of 0 units trains a dead network")
 MODEL_RANGES = {
     "dropout": Range(0, 1, meaning="the share of units zeroed in training; 0 turns it off"),
     "gradient_clip_val": Range(0, meaning="the clipping threshold c; null or 0: off"),
+    # Sizes of any model that has them: each >= 1 (a negative one ends in a torch traceback).
+    "hidden_sizes": SIZE,
+    "hidden_size": SIZE,
+    "channels": SIZE,
+    "kernel_sizes": Range(1, integer=True, meaning="the convolution's kernel size"),
+    "pool_size": Range(1, integer=True, meaning="1 turns pooling off"),
+    "embedding_dim": SIZE,
+    "num_layers": Range(1, integer=True, meaning="stacked recurrent layers"),
 }
+# Top-level keys. numpy's generator takes seeds in [0, 2^32 - 1].
+SEED = Range(0, 2**32 - 1, high_open=False, integer=True, meaning="what numpy and torch accept")
 
 SCHEDULER_RANGES: dict[str, Range] = {
     "step_size": Range(1, integer=True, meaning="intervals between decays"),
@@ -85,15 +96,23 @@ SCHEDULER_RANGES: dict[str, Range] = {
 def check_value(where: str, key: str, value: Any, valid: Range) -> None:
     """Raise a ConfigError unless ``value`` is a number (or list of numbers) inside ``valid``."""
     values = value if isinstance(value, (list, tuple)) else [value]
+    name = f"{where}.{key}" if where else key
     for item in values:
         is_number = isinstance(item, (int, float)) and not isinstance(item, bool)
-        whole = isinstance(item, int) or (is_number and float(item).is_integer())
-        if not is_number or item not in valid or (valid.integer and not whole):
+        if not is_number:  # a dict, a string, a nested list: say so, not "out of range"
+            raise ConfigError(
+                f"{name}={value!r} has the wrong type: expected "
+                f"{'numbers' if isinstance(value, (list, tuple)) else 'a number'} "
+                f"({valid}). Fix it in the YAML file or on the command line, e.g. "
+                f"{name}=<value>."
+            )
+        whole = isinstance(item, int) or float(item).is_integer()
+        if item not in valid or (valid.integer and not whole):
             meaning = f" ({valid.meaning})" if valid.meaning else ""
             each = "each value" if isinstance(value, (list, tuple)) else "it"
             raise ConfigError(
-                f"{where}.{key}={value!r} is out of range: {each} must be {valid}{meaning}. "
-                f"Fix it in the YAML file or on the command line, e.g. {where}.{key}=<value>."
+                f"{name}={value!r} is out of range: {each} must be {valid}{meaning}. "
+                f"Fix it in the YAML file or on the command line, e.g. {name}=<value>."
             )
 
 
@@ -121,3 +140,15 @@ def check_batch_size(batch_size: Any) -> None:
     """data.batch_size >= 1 (None: the data module's default)."""
     if batch_size is not None:
         check_value("data", "batch_size", batch_size, BATCH_SIZE)
+
+
+def check_run_length(trainer: dict[str, Any]) -> None:
+    """Zero epochs (or steps) would test untrained weights and write metrics.json, marking a run
+    finished that never trained, so that it could not be resumed either."""
+    for key in ("max_epochs", "max_steps"):
+        if trainer.get(key) == 0:
+            raise ConfigError(
+                f"trainer.{key}=0 trains nothing: bp-train would test untrained weights and mark "
+                f"the run finished. Set trainer.{key} to 1 or more; to test a checkpoint without "
+                "training, use bp-eval ckpt_path=<checkpoint>."
+            )
