@@ -26,11 +26,12 @@ from bp_app.errors import user_errors
 from bp_app.runs.callbacks import run_callbacks
 from bp_app.runs.checkpoint_fit import check_checkpoint_fits
 from bp_app.runs.checkpoint_io import AtomicCheckpointIO
-from bp_app.runs.graceful_stop import exit_on_sigterm
+from bp_app.runs.graceful_stop import exit_on_signals
 from bp_app.runs.guard import check_run_dir
 from bp_app.runs.launch import check_sweep_launch
 from bp_app.runs.metrics import (
     best_checkpoint,
+    check_finite,
     flat_params,
     log_hparams_with_metrics,
     scalars,
@@ -75,7 +76,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model, datamodule=datamodule, ckpt_path=best_checkpoint(trainer))
         metrics.update(scalars(trainer.callback_metrics, prefix="test/"))
 
-    # Write: metrics.json (the run is finished) and the HPARAMS row.
+    # Write: metrics.json (the run is finished) and the HPARAMS row; NaN is no result.
+    check_finite(metrics, out)
     if trainer.is_global_zero:
         write_metrics(out, metrics)
         for logger in trainer.loggers:
@@ -89,8 +91,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Entry point: hand the config to ``train``; a user error prints plainly and exits 2."""
-    # docker stop: the step finishes, last.ckpt is saved, exit 143.
-    with user_errors("bp-train", log), exit_on_sigterm():
+    # docker stop or Ctrl-C: the step finishes, last.ckpt is saved, exit 143 or 130.
+    with user_errors("bp-train", log), exit_on_signals():
         metrics = train(cfg)
     # Sweeps (hydra -m with an optimizing sweeper) minimize or maximize this value.
     return metrics.get(cfg.optimized_metric)

@@ -14,7 +14,7 @@ resumes exactly (with ExactResume): the state after the last finished step.
   chunks of the epoch were accumulated: the previous last.ckpt is kept, and the log says so.
 - An exception before training began (a data error while fit sets up) saves nothing: the
   weights are not restored yet, and the run's last.ckpt must stay as it was.
-- The NaN guard's stop and SIGTERM (GracefulStop saves that one) are left alone; so is a crash
+- The NaN guard's stop, SIGTERM and Ctrl-C (GracefulStop saves those) are left alone; so is a crash
   under DDP, where a save waits for every rank and the others may never arrive.
 """
 
@@ -58,7 +58,9 @@ class CrashCheckpoint(pl.Callback):
             # Before training began (data loading, the checkpoint restore) there is nothing new to
             # keep, and saving would replace a resumed run's last.ckpt with unrestored weights.
             return
-        if isinstance(exception, (SIGTERMException, NonFiniteError)):
+        # A second Ctrl-C (the first stops gracefully) lands anywhere, e.g. after the loader
+        # advanced: the state may not resume exactly, so the last good checkpoint stays.
+        if isinstance(exception, (SIGTERMException, NonFiniteError, KeyboardInterrupt)):
             return
         reason = self.unsaveable(trainer, pl_module)
         if reason:

@@ -1,15 +1,17 @@
-"""Stopping safely on SIGTERM (what ``docker stop`` sends): finish the step, save, exit 143.
+"""Stopping safely on SIGTERM (``docker stop``) or Ctrl-C: finish the step, save, exit 143 / 130.
 
-Lightning 2.6 does the first part itself. While ``fit`` or ``test`` runs, its signal connector
-holds the SIGTERM handler; the handler only records the signal (``trainer.received_sigterm``),
-and the loops raise ``SIGTERMException`` once the batch in flight is done (under DDP, rank 0
-broadcasts the signal so every rank stops after the same step). It writes no checkpoint, and
-``SIGTERMException`` is a ``SystemExit`` without a code, so the process would exit with status 0.
-Outside its loops SIGTERM keeps its default action, which a container's PID 1 ignores.
+Lightning 2.6 does the first part for SIGTERM. While ``fit`` or ``test`` runs, its signal
+connector holds the SIGTERM handler; the handler only records the signal
+(``trainer.received_sigterm``), and the loops raise ``SIGTERMException`` once the batch in flight
+is done (under DDP, rank 0 broadcasts the signal so every rank stops after the same step). It
+writes no checkpoint, and ``SIGTERMException`` is a ``SystemExit`` without a code (status 0).
+Ctrl-C (SIGINT) it turns into a KeyboardInterrupt wherever the program is, which can land
+between the loader's advance and the step, so a checkpoint saved then does not resume exactly.
 
-Two additions close the gap: ``GracefulStop`` saves ``last.ckpt`` when that exception passes
-through ``fit``, and ``exit_on_sigterm`` (around the whole of ``bp-train``) turns it into status
-143 = 128 + SIGTERM and ends the process at once when no loop is running.
+Three additions close the gap: ``GracefulStop`` saves ``last.ckpt`` when ``SIGTERMException``
+passes through ``fit``; ``exit_on_signals`` (around the whole of ``bp-train``) sends SIGINT down
+Lightning's SIGTERM path while a loop runs (a second Ctrl-C stops at once, saving nothing new),
+and ends the process with 128 + the signal: at once when no loop is running, else after the save.
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ from bp_app.runs.layout import last_checkpoint_for
 log = logging.getLogger(__name__)
 
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: how shells and Docker report "ended by SIGTERM"
+EXIT_SIGINT = 128 + signal.SIGINT  # 130: "ended by Ctrl-C"
+SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT (Ctrl-C)"}
+
+# The signal that asked this process to stop (the first one), while ``exit_on_signals`` runs.
+_requested: dict[str, int | None] = {"signal": None}
+
+
+def stop_signal() -> int:
+    """The signal that stopped the run (SIGTERM when none was recorded: Lightning's own)."""
+    return _requested["signal"] or signal.SIGTERM
 
 
 class GracefulStop(pl.Callback):
@@ -53,8 +65,9 @@ class GracefulStop(pl.Callback):
         trainer.save_checkpoint(path, weights_only=False)
         if trainer.is_global_zero:
             log.warning(
-                "SIGTERM: stopped after global step %d and saved %s. "
+                "%s: stopped after global step %d and saved %s. "
                 "Start the same command again to resume from it (resume=auto).",
+                SIGNAL_NAMES[stop_signal()],
                 trainer.global_step,
                 path,
             )
@@ -64,22 +77,45 @@ def _exit_now(signum: int, frame: FrameType | None) -> None:
     """SIGTERM outside Lightning's loops: nothing is in flight, so end with status 143 now.
 
     Inside ``fit``/``test`` Lightning's own handler is installed and calls this one after it
-    (it chains the handler it found); then the loop stops after the step instead, so do nothing.
+    (it chains the handler it found); then the loop stops after the step instead: only record it.
     """
+    _requested["signal"] = _requested["signal"] or signum
     if signal.getsignal(signal.SIGTERM) is _exit_now:
-        raise SystemExit(EXIT_SIGTERM)
+        raise SystemExit(128 + signum)
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: inside a loop, Lightning's SIGTERM handler (the step finishes, last.ckpt is saved);
+    outside one, or pressed a second time, a KeyboardInterrupt as usual."""
+    lightning = signal.getsignal(signal.SIGTERM)
+    if lightning is _exit_now or not callable(lightning) or _requested["signal"] is not None:
+        raise KeyboardInterrupt
+    _requested["signal"] = signum
+    log.warning(
+        "Ctrl-C: stopping after the step in flight and saving last.ckpt (Ctrl-C again: "
+        "stop at once, keeping the checkpoints saved before)"
+    )
+    lightning(signal.SIGTERM, frame)  # Lightning's handler: stop after the step
 
 
 @contextmanager
-def exit_on_sigterm() -> Iterator[None]:
-    """Within this block SIGTERM ends the process with status 143, after the step in flight."""
+def exit_on_signals() -> Iterator[None]:
+    """Within this block SIGTERM ends the process with status 143 and Ctrl-C with 130, after the
+    step in flight (with last.ckpt saved) when training, at once otherwise."""
     if threading.current_thread() is not threading.main_thread():
         yield  # Python delivers signals to the main thread only: leave them to it
         return
-    previous: Any = signal.signal(signal.SIGTERM, _exit_now)
+    _requested["signal"] = None
+    previous_term: Any = signal.signal(signal.SIGTERM, _exit_now)
+    previous_int: Any = signal.signal(signal.SIGINT, _on_sigint)
     try:
         yield
     except SIGTERMException:
-        raise SystemExit(EXIT_SIGTERM) from None
+        raise SystemExit(128 + stop_signal()) from None
+    except KeyboardInterrupt:  # Ctrl-C before or after training: nothing in flight to save
+        log.warning("Ctrl-C: stopped; checkpoints saved before were kept")
+        raise SystemExit(EXIT_SIGINT) from None
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous_term is None else previous_term)
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous_int is None else previous_int)
+        _requested["signal"] = None
