@@ -58,7 +58,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = build_model(cfg, datamodule)
     log.info("Model: %s\n%s", cfg.model._target_, model)
     if ckpt_path:
-        check_checkpoint_fits(ckpt_path, model)  # another model's checkpoint: say which
+        # Another model's checkpoint, or one past trainer.max_epochs: say which.
+        check_checkpoint_fits(ckpt_path, model, cfg.trainer.get("max_epochs"))
     callbacks = [*build_callbacks(cfg), *run_callbacks(out, container(cfg.data))]
     # Checkpoints written to a temporary file and renamed: a kill mid-save keeps the old one.
     trainer = build_trainer(cfg, callbacks, build_loggers(cfg), plugins=[AtomicCheckpointIO()])

@@ -22,6 +22,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from bp_app.errors import BPAppError
 from bp_app.predict import predict
+from bp_app.runs.layout import LOCK_FILE
 from bp_app.train import train
 from tests.conftest import FAST, REPO, compose_config, run_command
 from tests.fake_mnist import write_fake_mnist
@@ -53,10 +54,12 @@ def earlier_run(tmp_path_factory, mnist_root) -> Path:
 
 
 def snapshot(folder: Path) -> dict[str, str]:
+    """Every file of the run and its digest; the lock file is coordination (it names the process
+    holding the directory), not output."""
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != LOCK_FILE
     }
 
 
@@ -90,6 +93,37 @@ def truncated_mnist(tmp: Path) -> list[str]:
     return [*MNIST, f"data.root={tmp / 'data'}"]
 
 
+def mnist_with_label(tmp: Path) -> list[str]:
+    raw = write_fake_mnist(tmp / "data", n_train=60, n_test=20)
+    labels = bytearray((raw / "train-labels-idx1-ubyte").read_bytes())
+    labels[8 + 17] = 200  # after the 8-byte header: label 17 of a 10-class set
+    (raw / "train-labels-idx1-ubyte").write_bytes(bytes(labels))
+    return [*MNIST, f"data.root={tmp / 'data'}", "data.val_size=10"]
+
+
+def swapped_mnist(tmp: Path) -> list[str]:
+    raw = write_fake_mnist(tmp / "data", n_train=60, n_test=20)
+    images, labels = raw / "train-images-idx3-ubyte", raw / "train-labels-idx1-ubyte"
+    images.rename(raw / "swap")
+    labels.rename(images)
+    (raw / "swap").rename(labels)
+    return [*MNIST, f"data.root={tmp / 'data'}", "data.val_size=10"]
+
+
+def truncated_last(tmp: Path) -> list[str]:
+    last = tmp / "outputs" / "mlp_digits" / "run" / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:5000])  # a copy cut off, a disk that filled up
+    return MNIST
+
+
+def random_bytes(name: str, data: str, model: str) -> Callable[[Path], list[str]]:
+    def write(tmp: Path) -> list[str]:
+        (tmp / name).write_bytes(bytes(range(256)) * 8)
+        return [f"model={model}", f"data={data}", f"data.path={tmp / name}"]
+
+    return write
+
+
 def csv_file(name: str, text: str, data: str, model: str) -> Callable[[Path], list[str]]:
     def write(tmp: Path) -> list[str]:
         (tmp / name).write_text(text)
@@ -114,6 +148,7 @@ UNLABELLED = "text,label\ngood film,pos\nbad film,\n"
 WITH_NAN = series(["112", "118", "nan", *[str(100 + i) for i in range(60)]])
 WITH_TEXT = series(["112", "118", "lots", *[str(100 + i) for i in range(60)]])
 SHORT = series([str(100 + i) for i in range(20)])
+HUGE = series([str(1e300 * (1 + i % 3)) for i in range(80)])
 
 CASES = {
     # ------------------------------------------------ config
@@ -136,6 +171,50 @@ CASES = {
     "checkpoint of another size": Case(
         ["model.hidden_sizes=[32]", *MNIST, "ckpt_path=last"],
         ("of another size", "hidden_sizes: checkpoint [128], this run [32]"),
+    ),
+    # issue 22: hostile but realistic input
+    "negative seed": Case(["seed=-1"], ("seed=-1 is out of range", "[0, 4294967295]")),
+    "negative layer size": Case(
+        ["model.hidden_sizes=[-3]"], ("model.hidden_sizes=[-3] is out of range", "[1, inf)")
+    ),
+    "layer of zero units": Case(["model.hidden_sizes=[0]"], ("model.hidden_sizes=[0]",)),
+    "model larger than memory": Case(
+        ["model.hidden_sizes=[1000000000]"],
+        ("75,000,000,010 parameters", "GB of memory available", "model.hidden_sizes="),
+    ),
+    "data removed": Case(["~data"], ("'data' is missing", "data=digits")),
+    "model removed": Case(["~model"], ("'model' is missing", "model=mlp")),
+    "seed removed": Case(["~seed"], ("'seed' is missing", "seed=42")),
+    "added top-level key": Case(["+new_key=1"], ("Unknown top-level config key 'new_key'",)),
+    "zero epochs": Case(["trainer.max_epochs=0"], ("trainer.max_epochs=0 trains nothing",)),
+    "dict for a number": Case(
+        ["optimizer.lr={a: 1}"], ("optimizer.lr={'a': 1} has the wrong type: expected a number",)
+    ),
+    "MNIST label out of range": Case(
+        [],
+        ("train-labels-idx1-ubyte holds label 200 at index 17", "0..9"),
+        mnist_with_label,
+    ),
+    "swapped IDX files": Case(
+        [],
+        ("train-images-idx3-ubyte should hold images (IDX magic number 2051)", "2049", "swapped"),
+        swapped_mnist,
+    ),
+    "series of random bytes": Case(
+        [], ("sales.csv is not UTF-8 text",), random_bytes("sales.csv", "series_csv", "forecaster")
+    ),
+    "series too large to scale": Case(
+        [],
+        ("too large to scale", "reaches 3e+300"),
+        csv_file("sales.csv", HUGE, "series_csv", "forecaster"),
+    ),
+    "truncated last.ckpt on resume": Case(
+        [],
+        ("last.ckpt is not a readable checkpoint: it is cut short", "ckpt_path=", "best-"),
+        truncated_last,
+    ),
+    "checkpoint folder": Case(
+        ["ckpt_path=/tmp"], ("ckpt_path='/tmp' is a folder, not a checkpoint file",)
     ),
     # ------------------------------------------------ data
     # The MNIST cases resume the earlier run and fail inside fit, while it loads the data.

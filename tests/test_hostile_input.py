@@ -16,13 +16,16 @@ import torch
 
 from bp_app.data.series_csv import read_series_csv
 from bp_app.data.text_csv import read_labelled_csv
-from bp_app.errors import BPAppError, ConfigError
+from bp_app.errors import BPAppError, ConfigError, DataError, StorageError
 from bp_app.evaluate import evaluate
 from bp_app.models.memory import check_model_memory
 from bp_app.models.mlp import MLPClassifier
 from bp_app.predict import predict
 from bp_app.predictors.windows import MAX_STEPS, forecast_in_blocks
+from bp_app.runs import checkpoint_io
 from bp_app.runs.checkpoints import load_checkpoint, load_model
+from bp_app.runs.crash_checkpoint import rerun_advice
+from bp_app.runs.metrics import check_finite
 from bp_app.train import train
 from tests.conftest import FAST, compose_config
 from tests.fake_mnist import write_fake_mnist
@@ -180,3 +183,51 @@ def test_a_model_too_large_for_memory_says_how_much_it_needs():
     with pytest.raises(ConfigError, match=r"75,000,000,010 parameters: 300\.0 GB of weights"):
         check_model_memory(build, available=16 * 10**9)
     assert torch.equal(rng, torch.get_rng_state()), "counting draws no random numbers"
+
+
+# ---------------------------------------------------------------- training
+def test_a_one_cycle_shorter_than_the_run_fails_before_training(tmp_path):
+    overrides = [*FAST, "scheduler=onecycle", "scheduler.total_steps=3", "logger=none"]
+    with pytest.raises(ConfigError, match=r"total_steps=3 is shorter than the run, which makes 10"):
+        train(compose_config("train", overrides, tmp_path / "run"))
+    assert not list((tmp_path / "run").glob("checkpoints/*.ckpt")), "no step was trained"
+
+
+def test_resuming_with_fewer_epochs_than_done_names_the_fix(tmp_path):
+    crash = ["+callbacks.crash._target_=tests.interrupt.CrashAt", "+callbacks.crash.epoch=2"]
+    crash.append("+callbacks.crash.batch=0")
+    run = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="crash before epoch 2"):
+        train(compose_config("train", [*TINY, "trainer.max_epochs=3", *crash], run))
+    overrides = [*TINY, "trainer.max_epochs=1"]  # resume=auto continues this directory
+    with pytest.raises(ConfigError, match=r"completed 2 epochs, more than trainer.max_epochs=1"):
+        train(compose_config("train", overrides, run))
+
+
+def test_non_finite_final_metrics_are_an_error_and_mark_nothing_finished(tmp_path):
+    with pytest.raises(DataError, match=r"non-finite metrics \(test/rmse = nan\)"):
+        check_finite({"val/loss": 0.1, "test/rmse": float("nan")}, tmp_path)
+    check_finite({"val/loss": 0.1}, tmp_path)  # finite: no error
+
+
+def test_a_full_disk_names_the_last_good_checkpoint(tmp_path, monkeypatch):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    (folder / "last.ckpt").write_bytes(b"the good one")
+
+    def full(*args, **kwargs):  # what torch's zip writer raises on ENOSPC
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(checkpoint_io.torch, "save", full)
+    with pytest.raises(StorageError) as error:
+        checkpoint_io.AtomicCheckpointIO().save_checkpoint({"w": 1}, folder / "last.ckpt")
+    assert f"no space left on {folder}" in str(error.value)
+    assert f"last good checkpoint: {folder / 'last.ckpt'}" in str(error.value)
+    assert (folder / "last.ckpt").read_bytes() == b"the good one"
+    assert [p.name for p in folder.iterdir()] == ["last.ckpt"], "no temporary file left"
+
+
+def test_crash_advice_to_start_again_only_when_it_can_succeed():
+    assert "Start the same command again" in rerun_advice(OSError("connection reset"))
+    advice = rerun_advice(IndexError("Target 200 is out of bounds"))
+    assert "comes back if the run is started again" in advice and "fix its cause" in advice

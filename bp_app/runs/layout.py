@@ -7,6 +7,7 @@
       tensorboard/                         event files
       images/                              image panels (image models)
       metrics.json                         final val/test metrics: the mark of a finished run
+      .bp_app.lock                         held by the one process writing the run (runs/lock.py)
 
 Sweeps (``bp-train -m``) put each job under ``<output dir>/multirun/<time>/<n>_<overrides>/``.
 """
@@ -24,6 +25,7 @@ LAST_CHECKPOINT = "last.ckpt"
 TENSORBOARD_DIR = "tensorboard"
 IMAGES_DIR = "images"
 METRICS_FILE = "metrics.json"  # written last: a run directory holding it is finished
+LOCK_FILE = ".bp_app.lock"  # coordination, not output: never part of a run's results
 MULTIRUN_DIR = "multirun"  # under paths.output_dir, as conf/hydra/default.yaml sets it
 
 
@@ -37,6 +39,10 @@ def last_checkpoint(run_dir: Path) -> Path:
 
 def metrics_file(run_dir: Path) -> Path:
     return Path(run_dir) / METRICS_FILE
+
+
+def lock_file(run_dir: Path) -> Path:
+    return Path(run_dir) / LOCK_FILE
 
 
 def is_finished(run_dir: Path) -> bool:
