@@ -178,6 +178,9 @@ CASES = {
         ["model.hidden_sizes=[-3]"], ("model.hidden_sizes=[-3] is out of range", "[1, inf)")
     ),
     "layer of zero units": Case(["model.hidden_sizes=[0]"], ("model.hidden_sizes=[0]",)),
+    "a number for a list (found by the fuzzer)": Case(
+        ["model.hidden_sizes=1e308"], ("model.hidden_sizes=1e+308 has the wrong type", "[128]")
+    ),
     "model larger than memory": Case(
         ["model.hidden_sizes=[1000000000]"],
         ("75,000,000,010 parameters", "GB of memory available", "model.hidden_sizes="),

@@ -134,11 +134,11 @@ def test_bp_train_in_process(scratch, overrides):
 
 
 def test_bp_train_on_the_command_line(tmp_path):
-    """A few drawn examples on real processes: exit 0 with finite metrics.json, or exit 2 with
+    """A drawn example and a fixed one on real processes: exit 0 with finite metrics.json, or exit 2 with
     exactly one ``bp-train: error:`` line and no traceback."""
-    rng = random.Random(22)  # fixed: the same two drawn cases in every run
+    rng = random.Random(22)  # fixed: the same drawn case in every run
     cases = []
-    for group, option, key in rng.sample(KEYS, 2):
+    for group, option, key in rng.sample(KEYS, 1):
         choice = [] if group == "trainer" else [f"{group}={option}"]
         cases.append([*choice, f"{group}.{key}={rng.choice(HOSTILE)}"])
     cases.append(["model=cnn", "model.channels=[-3]"])

@@ -54,11 +54,13 @@ def build_model(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
     """The model, sized by the data, with the optimization choices as plain containers; one
     too large for this machine's memory fails first, saying how much it needs."""
 
+    inputs = datamodule.model_inputs()  # may read the data: not on the meta device
+
     def build() -> pl.LightningModule:
         return instantiate(
             cfg.model,
             "model",
-            **datamodule.model_inputs(),
+            **inputs,
             optimizer=container(cfg.optimizer),
             scheduler=container(cfg.scheduler),
             regularization=container(cfg.regularization),

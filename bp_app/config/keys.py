@@ -7,6 +7,7 @@ nearest valid one ("did you mean").
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
 import inspect
@@ -75,7 +76,22 @@ def _simple_type(hint: Any) -> type | None:
     return hint if hint in (int, float, bool, str) else None
 
 
+def _is_sequence(hint: Any) -> bool:
+    """Sequence[...], list[...] or tuple[...] (also inside Optional); False for unions with a
+    scalar (``int | Sequence[int]``), which take both."""
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return len(args) == 1 and _is_sequence(args[0])
+    return origin in (list, tuple, collections.abc.Sequence)
+
+
 def check_value_type(where: str, key: str, value: Any, hint: Any) -> None:
+    if _is_sequence(hint) and value is not None and not isinstance(value, (list, tuple)):
+        raise ConfigError(
+            f"{where}.{key}={value!r} has the wrong type: expected a list, e.g. "
+            f"{where}.{key}=[128]. Fix the value in the YAML file or on the command line."
+        )
     expected = _simple_type(hint)
     if expected is None or value is None:
         return

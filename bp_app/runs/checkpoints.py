@@ -50,7 +50,7 @@ def unreadable(path: Path, error: Exception) -> str:
     size = path.stat().st_size
     if size == 0:
         reason = "it is empty (0 bytes), as a save cut off by a kill or a full disk leaves it"
-    elif "central directory" in str(error) or isinstance(error, EOFError):
+    elif "central directory" in str(error) or zipped(path) or isinstance(error, EOFError):
         reason = f"it is cut short or damaged ({size:,} bytes, its zip index is missing)"
     elif isinstance(error, pickle.UnpicklingError):
         reason = (
@@ -70,3 +70,10 @@ def load_model(path: str | Path, checkpoint: dict[str, Any]) -> pl.LightningModu
     model_class = get_class(checkpoint["bp_app"]["model_target"])
     model = model_class.load_from_checkpoint(path, map_location="cpu", weights_only=True)
     return model.eval()
+
+
+def zipped(path: Path) -> bool:
+    """torch.save writes a zip archive: a file that starts like one but does not load is cut
+    short or damaged."""
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
