@@ -134,8 +134,8 @@ def test_bp_train_in_process(scratch, overrides):
 
 
 def test_bp_train_on_the_command_line(tmp_path):
-    """A drawn example and a fixed one on real processes: exit 0 with finite metrics.json, or exit 2 with
-    exactly one ``bp-train: error:`` line and no traceback."""
+    """A drawn example and a fixed one on real processes: exit 0 with a finite metrics.json, or
+    exit 2 with exactly one ``bp-train: error:`` line and no traceback."""
     rng = random.Random(22)  # fixed: the same drawn case in every run
     cases = []
     for group, option, key in rng.sample(KEYS, 1):
