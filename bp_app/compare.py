@@ -19,6 +19,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from bp_app.errors import ConfigError, user_errors
+from bp_app.runs.layout import CONFIG_FILE, TENSORBOARD_DIR, hydra_file
 
 
 @dataclass
@@ -48,7 +49,7 @@ def run_order(tb_dir: Path) -> tuple[int, str]:
 
 def run_root(tb_dir: Path) -> Path:
     """The run directory: the event files' folder, or its parent when it is ``tensorboard/``."""
-    return tb_dir.parent if tb_dir.name == "tensorboard" else tb_dir
+    return tb_dir.parent if tb_dir.name == TENSORBOARD_DIR else tb_dir
 
 
 def run_label(tb_dir: Path) -> str:
@@ -93,7 +94,7 @@ def in_training_order(points: list) -> list:
 
 
 def read_config(run_dir: Path):
-    path = run_dir / ".hydra" / "config.yaml"
+    path = hydra_file(run_dir, CONFIG_FILE)
     return OmegaConf.load(path) if path.is_file() else None
 
 

@@ -5,24 +5,17 @@ One step of gradient descent on a mini-batch B, as the lecture writes it:
     forward    ŷ = f(x; θ)
     loss       J(θ) = L(ŷ, y) + Ω(θ)                 Ω: the regularization penalty
     backward   g = ∇θ J                               back propagation (autograd or by hand)
-    inspect    ‖g_l‖, ‖Δθ_l‖ / ‖θ_l‖ per layer        on unscaled gradients, also under AMP
+    inspect    ‖g_l‖, ‖Δθ_l‖ / ‖θ_l‖ per layer        callbacks, on unscaled gradients
     clip       g ← g · min(1, c / ‖g‖)               when configured
     update     θ ← θ − η · update_rule(g)            the optimizer (bp_app.optim)
     reset      g ← 0
     schedule   η ← schedule(step)                    at the scheduler's interval
 
-Batch descent (``descent=batch``) runs the same stages with the backward accumulated over the
-epoch's batches, each weighted by its share of the samples, and one update at the epoch's end.
-
-``data.steps_per_batch`` = k > 1 hands the step k mini-batches at once (a StepGroup): the mixin
-makes one optimizer step per mini-batch, so Lightning's per-batch work is paid once per k steps.
-
-The mixin is the only code that calls ``manual_backward``, clips, steps the optimizer, zeroes
-gradients and steps the scheduler. A model supplies ``step(batch) -> (loss, outputs, target)``.
-
-Inspection and clipping run inside ``on_before_optimizer_step``: Lightning calls it after the
-AMP grad scaler has unscaled the gradients and before the update, so norms and clipping see the
-true gradients in float32, bf16-mixed and 16-mixed alike.
+The mixin is the only code that runs these stages; a model supplies ``step(batch) -> (loss,
+outputs, target)``. Batch descent accumulates ∇J = Σ_b (n_b / N) ∇J_b over the epoch and updates
+once; ``data.steps_per_batch`` hands the step k mini-batches at once (step_groups.py). Why
+inspect and clip sit in ``on_before_optimizer_step``, and how batch descent meets DDP:
+docs/internals.md.
 """
 
 from __future__ import annotations
@@ -33,12 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from bp_app.backprop.step_groups import (
-    mini_batches_per_epoch,
-    planned_steps,
-    restore_count_for_validation,
-    run_group,
-)
+from bp_app.backprop import step_groups
 from bp_app.data.tensor_loader import StepGroup
 from bp_app.errors import ConfigError
 from bp_app.optim.factory import build_optimizer
@@ -83,7 +71,7 @@ class ManualBackpropMixin:
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         """One optimizer step per mini-batch: one, or k when the loader groups them."""
         if isinstance(batch, StepGroup):
-            loss, self.count_pulled_back = run_group(self, batch, batch_idx)
+            loss, self.count_pulled_back = step_groups.run_group(self, batch, batch_idx)
             return loss
         if self.full_batch:
             last = batch_idx + 1 == self.trainer.num_training_batches
@@ -195,18 +183,16 @@ class ManualBackpropMixin:
         self.manual_backward(objective * weight if weight != 1.0 else objective)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Runs between backward and update, on unscaled gradients, just after Lightning has run
-        the callbacks' ``on_before_optimizer_step`` (the inspect stage: gradient_flow's norms,
-        nan_guard's checks): clip."""
+        """Between backward and update, on unscaled gradients, after the callbacks' hook of this
+        name (the inspect stage: gradient_flow, nan_guard): clip."""
         self.clip_stage(optimizer)
 
     def clip_stage(self, optimizer: torch.optim.Optimizer) -> None:
         """Clip: g ← g · min(1, c / ‖g‖) (norm) or g ← clamp(g, −c, c) (value)."""
         if not self.gradient_clip_val:
             return
-        params = [
-            p for group in optimizer.param_groups for p in group["params"] if p.grad is not None
-        ]
+        groups = optimizer.param_groups
+        params = [p for group in groups for p in group["params"] if p.grad is not None]
         if self.gradient_clip_algorithm == "norm":
             # Keep the pre-clip norm as a tensor: reading it would force a host sync every step.
             self.last_grad_norm = torch.nn.utils.clip_grad_norm_(params, self.gradient_clip_val)
@@ -250,7 +236,7 @@ class ManualBackpropMixin:
 
     def on_validation_start(self) -> None:
         if self.count_pulled_back:  # see step_groups.restore_count_for_validation
-            restore_count_for_validation(self.trainer, self.global_step)
+            step_groups.restore_count_for_validation(self.trainer, self.global_step)
             self.count_pulled_back = False
 
     # ------------------------------------------------------------------ logging
@@ -280,7 +266,7 @@ class ManualBackpropMixin:
             # Share of weights with |w| < 1e-3: L1 drives it up. One pass over the weights.
             self.log("train/sparsity", self.regularizer.sparsity(self), **when)
         self.log("lr", float(optimizer.param_groups[0]["lr"]), **when)
-        if not per_epoch or mini_batches_per_epoch(self.trainer) == 1:
+        if not per_epoch or step_groups.mini_batches_per_epoch(self.trainer) == 1:
             # Task metrics log per step; for a chunked full batch that would be one chunk's.
             self.log_train_metrics(outputs.detach(), target)
 
@@ -301,9 +287,11 @@ class ManualBackpropMixin:
             if interval == "step" and trainer.max_steps > 0:
                 epochs = min(epochs, trainer.max_steps)
             return check_horizon(epochs, interval)
-        return check_horizon(planned_steps(self.trainer), interval)
+        return check_horizon(step_groups.planned_steps(self.trainer), interval)
 
     def configure_optimizers(self) -> Any:
+        """The optimizer and schedule the config's groups name (conf/optimizer/, conf/scheduler/,
+        handed to the model by bp_app/config/build.py); their rules are in bp_app/optim/."""
         optimizer = build_optimizer(self.parameters(), self.optimizer_config)
         scheduler = build_scheduler(optimizer, self.scheduler_config, self.planned_length)
         if scheduler is None:

@@ -26,9 +26,11 @@ def sample_grid_figure(
     predicted: Sequence[int],
     confidence: Sequence[float],
     epoch: int,
+    class_names: Sequence[str] | None = None,
 ) -> Figure:
-    """A square-ish grid of (n, C, H, W) images, each titled 'pred p (prob) / true t', wrong
-    predictions in red."""
+    """A square-ish grid of (n, C, H, W) images, each titled 'pred p (prob) / true t' (class
+    names when given), wrong predictions in red."""
+    name = (lambda k: class_names[k]) if class_names else str
     n = len(images)
     columns = math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
@@ -45,7 +47,7 @@ def sample_grid_figure(
             axis.imshow((picture - picture.min()) / span)
         ok = predicted[i] == true[i]
         axis.set_title(
-            f"pred {predicted[i]} ({confidence[i]:.2f})\ntrue {true[i]}",
+            f"pred {name(predicted[i])} ({confidence[i]:.2f})\ntrue {name(true[i])}",
             fontsize=8,
             color=RIGHT if ok else WRONG,
         )
@@ -56,8 +58,9 @@ def sample_grid_figure(
     return figure
 
 
-def confusion_figure(matrix: np.ndarray) -> Figure:
-    """The (k, k) counts C[true, predicted] as a heat map with each count written in its cell."""
+def confusion_figure(matrix: np.ndarray, class_names: Sequence[str] | None = None) -> Figure:
+    """The (k, k) counts C[true, predicted] as a heat map with each count written in its cell,
+    the axes labelled with the class names when given."""
     k = len(matrix)
     total = int(matrix.sum())
     accuracy = np.trace(matrix) / total if total else float("nan")
@@ -78,6 +81,9 @@ def confusion_figure(matrix: np.ndarray) -> Figure:
             )
     axis.set_xticks(range(k))
     axis.set_yticks(range(k))
+    if class_names:
+        axis.set_xticklabels(class_names, rotation=45, ha="right", fontsize=7)
+        axis.set_yticklabels(class_names, fontsize=7)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     axis.set_title(f"test confusion matrix: {total} images, accuracy {accuracy:.4f}", fontsize=9)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -33,11 +34,14 @@ def plot_test_period(
     starts: np.ndarray,
     forecasts: dict[str, np.ndarray],
     name: str,
+    origin: tuple[int, dict[str, np.ndarray]] | None = None,
 ) -> Figure:
-    """The series and, at the test targets ``starts``, each one-step forecast with its RMSE."""
-    figure = Figure(figsize=(10, 4.5), layout="constrained")
+    """The series and, at the test targets ``starts``, each one-step forecast with its RMSE;
+    with ``origin`` (index, forecasts), a second panel of the h-step forecasts from there."""
+    figure = Figure(figsize=(10, 9 if origin else 4.5), layout="constrained")
     FigureCanvasAgg(figure)
-    ax = figure.subplots()
+    axes = figure.subplots(2 if origin else 1, 1, squeeze=False)[:, 0]
+    ax = axes[0]
     first = max(0, len(values) - PLOT_POINTS)
     ax.plot(time_axis(dates, first, len(values)), values[first:], color="black", label=name)
     when = dates[starts] if dates is not None else starts
@@ -51,7 +55,32 @@ def plot_test_period(
     ax.set_title("Test period, one step ahead: forecasts and their RMSE in the data's units")
     ax.set_ylabel(name)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=5, frameon=False)
+    if origin:
+        plot_origin(axes[1], values, dates, origin[0], origin[1], name)
     return figure
+
+
+def plot_origin(
+    ax: Any,
+    values: np.ndarray,
+    dates: np.ndarray | None,
+    origin: int,
+    forecasts: dict[str, np.ndarray],
+    name: str,
+) -> None:
+    """On ``ax``: the series and each forecast of its last h values from one origin, with RMSE."""
+    h = len(values) - origin
+    first = max(0, origin - 3 * h)  # some history before the origin, so the season shows
+    ax.plot(time_axis(dates, first, len(values)), values[first:], color="black", label=name)
+    when = time_axis(dates, origin, len(values))
+    for label, forecast in forecasts.items():
+        style = "-o" if label == "forecaster" else "--"
+        error = rmse(forecast, values[origin:])
+        ax.plot(when, forecast, style, markersize=3, label=f"{label} ({error:.3g})")
+    ax.axvline(when[0], color="grey", linewidth=0.8)
+    ax.set_title(f"The last {h} values forecast from one origin, and their RMSE")
+    ax.set_ylabel(name)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=4, frameon=False)
 
 
 def plot_future(
@@ -96,8 +125,14 @@ class ForecastPlot(pl.Callback):
             "seasonal naive": baselines[:, 1, 0].cpu().numpy(),
         }
         series = datamodule.series
+        origin = getattr(pl_module, "origin_forecasts", None)
         figure = plot_test_period(
-            series.values, series.dates, datamodule.starts["test"], first_step, series.name
+            series.values,
+            series.dates,
+            datamodule.starts["test"],
+            first_step,
+            series.name,
+            (datamodule.origin.origin, origin) if origin else None,
         )
         path = Path(trainer.default_root_dir) / self.filename
         path.parent.mkdir(parents=True, exist_ok=True)

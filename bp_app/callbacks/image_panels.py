@@ -35,12 +35,15 @@ class ImagePanels(pl.Callback):
         self.active = False
         self.samples: tuple[Tensor, Tensor, Tensor] | None = None
         self.confusion: Tensor | None = None
+        self.class_names: list[str] | None = None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.active = (
             getattr(pl_module, "input_kind", None) == "images"
             and getattr(pl_module, "num_classes", None) is not None
         )
+        # Data with named classes (Fashion-MNIST) labels the figures with them.
+        self.class_names = getattr(trainer.datamodule, "class_names", None)
 
     # ------------------------------------------------------------------ validation samples
     def _due(self, trainer: pl.Trainer) -> bool:
@@ -72,7 +75,12 @@ class ImagePanels(pl.Callback):
         self.samples = None
         confidence, predicted = probabilities.max(dim=1)
         figure = sample_grid_figure(
-            x.numpy(), y.tolist(), predicted.tolist(), confidence.tolist(), trainer.current_epoch
+            x.numpy(),
+            y.tolist(),
+            predicted.tolist(),
+            confidence.tolist(),
+            trainer.current_epoch,
+            self.class_names,
         )
         name = f"val_samples_epoch{trainer.current_epoch:03d}.png"
         self._publish(trainer, figure, VAL_TAG, name)
@@ -110,7 +118,12 @@ class ImagePanels(pl.Callback):
         self.confusion = None
         if trainer.is_global_zero:
             matrix = counts.round().long().cpu().numpy()
-            self._publish(trainer, confusion_figure(matrix), TEST_TAG, "confusion_matrix.png")
+            self._publish(
+                trainer,
+                confusion_figure(matrix, self.class_names),
+                TEST_TAG,
+                "confusion_matrix.png",
+            )
 
     # ------------------------------------------------------------------ output
     def _publish(self, trainer: pl.Trainer, figure: Any, tag: str, filename: str) -> None:

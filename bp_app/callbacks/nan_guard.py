@@ -1,28 +1,15 @@
 """NaN guard: a non-finite loss, gradient or weight stops the run (or skips the update), naming
 the step, the stage and the first layer, before any checkpoint can save the broken weights.
 
-Each training step builds one small vector on the device, without reading anything back:
+Each step builds one vector on the device, without reading it back:
 
     v = [ ‖g_l‖ for each layer l ,  ‖w_l‖ for each layer l ,  L ]
-          gradients (before the update)  weights (after it)  the step's data loss
 
-‖x‖ = sqrt(Σ x_i²) (``torch._foreach_norm``: one fused pass over all layers, the norm gradient
-clipping computes) is finite exactly when every x_i is finite and Σ x_i² fits in float32, i.e.
-unless some x_i is NaN, inf or beyond about 1e19 in size (an overflow as good as inf: the next
-step would produce one). The max-norm has no such bound but costs 4 to 30 times more on the CPU.
-
-The first step whose v is not all finite is kept on the device, with the step before's v. The
-host reads that record every ``check_every_n_steps`` steps, before every checkpoint is written
-and when training ends, and raises NonFiniteError naming the step, the stage (loss, gradient,
-parameter: the first to go wrong in the step's order) and the first layer with a bad entry.
-bp-train prints it and exits with status 2; the checkpoints written before it stay as they were.
-A loss that is not finite although the weights were names the layer with the largest weights.
-
-``action=skip`` instead checks each update's gradients before it is applied (one host read per
-step) and drops an update whose gradients are not finite; ``train/skipped_steps`` counts them,
-and ``max_skips`` skips in a row fail the run. A weight that still becomes non-finite stops it.
-Under 16-mixed precision the loss scaler already skips overflowing updates (and lowers its
-scale), so the guard leaves gradients to it and watches the loss and the weights.
+‖x‖ = sqrt(Σ x_i²) is finite exactly when every x_i is (and Σ x_i² fits in float32). The first
+step whose v is not all finite is kept on the device; the host reads it every
+``check_every_n_steps`` steps and before every checkpoint, and raises NonFiniteError.
+``action=skip`` checks each update's gradients before it is applied instead (one host read per
+step). How the stages are told apart and why the 2-norm: docs/internals.md.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ class TrainSchema:
     task_name: str = "train"
     seed: int = 42
     ckpt_path: Any = None
-    resume: str = "auto"  # auto | never: see bp_app.resume
+    resume: str = "auto"  # auto | never: see bp_app.runs.resume
     test: bool = True
     optimized_metric: str = "val/loss"
     data: Any = MISSING

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +9,7 @@ import torch
 from torch import Tensor
 from torchvision.datasets import MNIST
 
+from bp_app.data import idx
 from bp_app.data.image_augment import RandomShiftRotate
 from bp_app.data.in_memory import InMemoryDataModule
 from bp_app.data.tensor_loader import TensorBatchLoader
@@ -24,50 +23,12 @@ RAW_FILES = (
 )
 
 
-# IDX: a 4-byte magic number (0, 0, the value type, the number of dimensions), each dimension as
-# a big-endian int32, then the values. MNIST's are unsigned bytes (type 0x08).
-IDX_VALUE_BYTES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
-# The magic number read as one big-endian int: bytes, 3 dimensions for images, 1 for labels.
-IDX_MAGIC = {"images": 0x0803, "labels": 0x0801}  # 2051 and 2049
-
-
 def check_idx_file(path: Path) -> None:
-    """A damaged or truncated IDX file fails naming the file and what its header promises."""
-    fix = (
+    """A damaged or truncated MNIST file fails naming the file and what its header promises."""
+    idx.check_idx_file(
+        path,
         f"Replace it: delete the files in {path.parent} and download them again "
-        "(data.download=true), or copy the original files there."
-    )
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        magic = handle.read(4)
-        if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] not in IDX_VALUE_BYTES:
-            raise DataError(f"{path} is not an IDX file (it starts with {magic!r}). {fix}")
-        check_magic(path, int.from_bytes(magic, "big"), fix)
-        header = handle.read(4 * magic[3])
-    if len(header) < 4 * magic[3]:
-        raise DataError(f"{path} is truncated inside its header ({size} bytes). {fix}")
-    dims = struct.unpack(f">{magic[3]}i", header)
-    expected = 4 + len(header) + math.prod(dims) * IDX_VALUE_BYTES[magic[2]]
-    if size != expected:
-        shape = " x ".join(map(str, dims))
-        state = "truncated" if size < expected else "longer than its header says"
-        raise DataError(
-            f"{path} is {state}: its header promises {shape} values ({expected:,} bytes) but the "
-            f"file has {size:,} bytes. {fix}"
-        )
-
-
-def check_magic(path: Path, magic: int, fix: str) -> None:
-    """An images file must carry the images magic number, a labels file the labels one."""
-    role = "images" if "images" in path.name else "labels" if "labels" in path.name else None
-    if role is None or magic == IDX_MAGIC[role]:
-        return
-    other = {v: k for k, v in IDX_MAGIC.items()}.get(magic)
-    found = f"the magic number {magic} of an IDX {other} file" if other else f"magic number {magic}"
-    swapped = " The images and labels files may be swapped or renamed." if other else ""
-    raise DataError(
-        f"{path} should hold {role} (IDX magic number {IDX_MAGIC[role]}) but has {found}."
-        f"{swapped} {fix}"
+        "(data.download=true), or copy the original files there.",
     )
 
 
@@ -87,8 +48,11 @@ class MNISTDataModule(InMemoryDataModule):
     """60,000 training and 10,000 test digits, 28x28; validation is a fixed part of training."""
 
     kind = "images"
+    name = "MNIST"
     input_shape = (1, 28, 28)
     num_classes = 10
+    # Names shown in figures and by bp-predict; None: the class index is the name (a digit).
+    class_names: tuple[str, ...] | None = None
 
     def __init__(
         self,
@@ -121,7 +85,10 @@ class MNISTDataModule(InMemoryDataModule):
         return {"input_shape": list(self.input_shape), "num_classes": self.num_classes}
 
     def prediction_state(self) -> dict[str, Any]:
-        return {"normalization": getattr(self, "normalization", None)}
+        state = {"normalization": getattr(self, "normalization", None)}
+        if self.class_names:
+            state["class_names"] = list(self.class_names)
+        return state
 
     def prepare_data(self) -> None:
         """Download when asked; otherwise fail early, saying where the files must be."""
@@ -146,7 +113,8 @@ class MNISTDataModule(InMemoryDataModule):
             "data.download=true on a machine with network access."
         )
 
-    def load_splits(self) -> dict[str, tuple[Tensor, ...]]:
+    def read_images(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Training images and labels, test images and labels: (N, 28, 28) uint8 and (N,) long."""
         self.prepare_data()
         for name in RAW_FILES:
             check_idx_file(self.raw_dir / name)
@@ -158,20 +126,24 @@ class MNISTDataModule(InMemoryDataModule):
                 f"MNIST files in {self.raw_dir.resolve()} could not be read ({error}); "
                 "delete them and download again (data.download=true)"
             ) from error
+        return train.data, train.targets, test.data, test.targets
+
+    def load_splits(self) -> dict[str, tuple[Tensor, ...]]:
+        train_images, train_labels, test_images, test_labels = self.read_images()
         for split, images, labels in (
-            ("train", train.data, train.targets),
-            ("t10k", test.data, test.targets),
+            ("train", train_images, train_labels),
+            ("t10k", test_images, test_labels),
         ):
             if tuple(images.shape[1:]) != self.input_shape[1:] or len(images) != len(labels):
                 raise DataError(
-                    f"MNIST {split} files in {self.raw_dir.resolve()} hold {len(images)} images "
-                    f"of {tuple(images.shape[1:])} pixels and {len(labels)} labels; expected "
-                    "28x28 images, one label each. Replace them with the original files."
+                    f"{self.name} {split} files in {self.raw_dir.resolve()} hold {len(images)} "
+                    f"images of {tuple(images.shape[1:])} pixels and {len(labels)} labels; "
+                    "expected 28x28 images, one label each. Replace them with the original files."
                 )
-        check_labels(self.raw_dir / RAW_FILES[1], train.targets, self.num_classes)
-        check_labels(self.raw_dir / RAW_FILES[3], test.targets, self.num_classes)
-        x_train = train.data.float().unsqueeze(1) / 255.0  # (N, 28, 28) -> (N, 1, 28, 28)
-        x_test = test.data.float().unsqueeze(1) / 255.0
+        check_labels(self.raw_dir / RAW_FILES[1], train_labels, self.num_classes)
+        check_labels(self.raw_dir / RAW_FILES[3], test_labels, self.num_classes)
+        x_train = train_images.float().unsqueeze(1) / 255.0  # (N, 28, 28) -> (N, 1, 28, 28)
+        x_test = test_images.float().unsqueeze(1) / 255.0
         if not 0 < self.val_size < len(x_train):
             raise DataError(
                 f"data.val_size={self.val_size} must be between 1 and the {len(x_train)} "
@@ -189,9 +161,9 @@ class MNISTDataModule(InMemoryDataModule):
             return (x - mean) / std
 
         return {
-            "train": (norm(x_train[train_idx]), train.targets[train_idx]),
-            "val": (norm(x_train[val_idx]), train.targets[val_idx]),
-            "test": (norm(x_test), test.targets),
+            "train": (norm(x_train[train_idx]), train_labels[train_idx]),
+            "val": (norm(x_train[val_idx]), train_labels[val_idx]),
+            "test": (norm(x_test), test_labels),
         }
 
     def train_dataloader(self) -> TensorBatchLoader:

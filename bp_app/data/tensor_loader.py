@@ -32,7 +32,7 @@ class StepGroup:
 
     Iterating gathers each mini-batch just before its step takes it, so its rows are still in the
     CPU's cache when the step reads them, as in a plain loop (gathering the whole group at once
-    measured 2 to 8 % slower on the seed MLP).
+    was slower on the seed MLP).
     """
 
     def __init__(self, take: Callable[[int, int], Any], bounds: list[tuple[int, int]]) -> None:

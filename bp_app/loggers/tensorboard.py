@@ -1,11 +1,10 @@
 """Lightning's TensorBoard logger without a file flush after every logging step.
 
-After each ``log_metrics`` Lightning calls the logger's ``save()``, whose
-``SummaryWriter.flush()`` waits until the event file's writer thread has written everything:
-about 1.5 ms on a CPU, more than half of what a logging step costs (measured with py-spy on
-the seed MLP; see bp_app/benchmarks/epochs.py). The SummaryWriter's own thread flushes every
-``flush_secs`` seconds anyway, so here that save flushes at most once per ``flush_secs``; every
-other save (the end of fit or test, a stop, bp-train's final hparams row) flushes at once.
+Lightning calls the logger's ``save()`` after each ``log_metrics``, and ``SummaryWriter.flush()``
+waits for the event file's writer thread: a large share of a logging step's cost on a CPU. The
+writer's own thread flushes every ``flush_secs`` seconds anyway, so here that save flushes at
+most once per ``flush_secs``; every other save (the end of fit or test, a stop, the final
+hparams row) flushes at once.
 """
 
 from __future__ import annotations

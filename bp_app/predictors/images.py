@@ -95,18 +95,22 @@ def predict_files(
 
 
 def predict(model: nn.Module, checkpoint: dict[str, Any], cfg: DictConfig) -> list[dict[str, Any]]:
-    """Print '<file>: <label> (p=<probability>)' per image and an error line per bad file; after
-    all files, a DataError (exit status 2) when any file could not be predicted."""
+    """Print '<file>: <label> [<class name>] (p=<probability>)' per image and an error line per
+    bad file; after all files, a DataError (exit status 2) when any file could not be predicted."""
     files = input_files(cfg.get("inputs"))
     state = checkpoint["bp_app"].get("data_state") or {}
     results = predict_files(
         model, files, list(model.hparams["input_shape"]), state.get("normalization")
     )
+    names = state.get("class_names")  # Fashion-MNIST's; digits are their own names
     for result in results:
+        if names and "error" not in result:
+            result["name"] = names[result["label"]]
         if "error" in result:
             print(f"{result['file']}: error: {result['error']}; skipped", file=sys.stderr)
         else:
-            print(f"{result['file']}: {result['label']} (p={result['probability']:.4f})")
+            label = f"{result['label']} {result['name']}" if names else result["label"]
+            print(f"{result['file']}: {label} (p={result['probability']:.4f})")
     failed = [r["file"] for r in results if "error" in r]
     if failed:
         raise DataError(

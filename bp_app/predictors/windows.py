@@ -69,7 +69,8 @@ def predict(model: Any, checkpoint: dict[str, Any], cfg: DictConfig) -> list[dic
     dates = future_dates(state["dates"], steps)
 
     name = state["name"]
-    recursive = " (recursive past the model's horizon)" if steps > state["horizon"] else ""
+    outputs = state.get("output_steps", state["horizon"])  # older checkpoints: one head size
+    recursive = " (recursive past the model's output steps)" if steps > outputs else ""
     print(f"Forecast of {name}, {steps} steps past the end of {state['source']}{recursive}:")
     labels = [str(d) for d in dates] if dates is not None else [f"+{i + 1}" for i in range(steps)]
     for label, value in zip(labels, future, strict=True):

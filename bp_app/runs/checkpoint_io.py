@@ -1,18 +1,9 @@
 """Atomic checkpoint files: a run killed while saving leaves the previous checkpoint readable.
 
-What Lightning 2.6 does (``TorchCheckpointIO`` -> ``lightning_fabric.utilities.cloud_io.
-_atomic_save``): it serializes the checkpoint into memory, then writes it inside an fsspec
-transaction. On a local disk that transaction writes to a file from ``tempfile.mkstemp()``, in
-the system temporary folder, and on commit ``shutil.move``s it onto the checkpoint. That is an
-atomic rename only when the temporary folder and the run directory share one filesystem. When
-they do not (a Docker volume for outputs, a tmpfs /tmp, a cluster's scratch disk), ``move``
-copies the bytes into the checkpoint's own path, and a kill during that copy leaves a truncated
-last.ckpt in place of the good one. Nothing is fsynced either, and a large checkpoint must also
-fit in the temporary folder.
-
-``AtomicCheckpointIO`` writes beside the checkpoint (same folder, same filesystem), fsyncs,
-and ``os.replace``s it over the old file: readers see the old file or the new one, never half.
-Remote paths (s3://, gs://) keep Lightning's own transaction.
+``AtomicCheckpointIO`` writes beside the checkpoint (same folder, same filesystem), fsyncs, and
+``os.replace``s it over the old file: readers see the old file or the new one, never half.
+Remote paths (s3://, gs://) keep Lightning's own transaction. Why Lightning's own save is not
+enough across filesystems: docs/internals.md.
 """
 
 from __future__ import annotations

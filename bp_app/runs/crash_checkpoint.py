@@ -1,21 +1,11 @@
 """A crash during training saves last.ckpt on the way out, so ``ckpt_path=last`` continues it.
 
-Lightning 2.6's ``ModelCheckpoint(save_on_exception=True)`` saves on any exception, whatever
-state the step left behind: after a non-finite update (the NaN guard's stop) it would replace
-the last good checkpoint with NaN weights, and after an update whose step did not finish it
-would save a state that no resume can continue exactly. ``CrashCheckpoint`` saves only what
-resumes exactly (with ExactResume): the state after the last finished step.
-
-- An exception between steps (data loading, a callback, validation) or inside a step before its
-  update: last.ckpt holds the weights, optimizer and scheduler of the last finished step, and
-  the resumed run redoes the failed step. (A forward pass that had already run updated any
-  batch-norm running statistics once more; nothing else moved.)
-- An exception after the update of an unfinished step, or inside a batch-descent step once
-  chunks of the epoch were accumulated: the previous last.ckpt is kept, and the log says so.
-- An exception before training began (a data error while fit sets up) saves nothing: the
-  weights are not restored yet, and the run's last.ckpt must stay as it was.
-- The NaN guard's stop, SIGTERM and Ctrl-C (GracefulStop saves those) are left alone; so is a crash
-  under DDP, where a save waits for every rank and the others may never arrive.
+Unlike Lightning's ``ModelCheckpoint(save_on_exception=True)``, ``CrashCheckpoint`` saves only a
+state that resumes exactly (with ExactResume): the state after the last finished step. It saves
+nothing when the update of an unfinished step already ran, before training began, under DDP,
+or for the NaN guard's stop, SIGTERM and Ctrl-C (GracefulStop saves those) and a full disk.
+It advises starting again only when the error can pass (``rerun_advice``). The cases, one by
+one: docs/internals.md.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """Exact resume: what a Lightning checkpoint leaves out, so that a resume continues bit for bit.
 
-Lightning saves the weights, the optimizer and scheduler states, the loop counters and (through
-``TensorBatchLoader.state_dict``) where the epoch's shuffled order stands. Three things it does
-not save, which ``ExactResume`` adds under ``checkpoint["bp_app_resume"]``:
-
-- the random generators (torch CPU and CUDA, numpy, Python's ``random``): dropout masks and
-  augmentation after the resume draw what they would have drawn without the stop;
-- under batch descent, the gradient accumulated by the epoch's finished chunks (a checkpoint in
-  the middle of an epoch would otherwise lose it);
-- for a checkpoint written while a step was in flight (a crash, see crash_checkpoint.py), the
-  position of the last finished step: Lightning's counters already roll back to it on resume,
-  the loader position and the torch generators are rolled back here, so the step is redone.
-
-Everything is stored as tensors, lists and ints: checkpoints still load with ``weights_only``.
+``ExactResume`` adds under ``checkpoint["bp_app_resume"]`` the random generators (torch CPU and
+CUDA, numpy, Python), batch descent's gradient accumulated so far in the epoch, and, for a
+checkpoint written while a step was in flight, the loader position and generators of the last
+finished step. Everything is tensors, lists and ints: checkpoints still load with
+``weights_only``. Details: docs/internals.md.
 """
 
 from __future__ import annotations
@@ -31,7 +23,7 @@ STATE_KEY = "bp_app_resume"
 def torch_generators() -> dict[str, Any]:
     """The torch generators: the CPU's, and every GPU's once CUDA is in use (a host-side copy)."""
     state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_initialized():  # (is_available() costs ~30 µs once Lightning is imported)
+    if torch.cuda.is_initialized():  # a flag; is_available() would query the driver each call
         state["torch_cuda"] = torch.cuda.get_rng_state_all()
     return state
 

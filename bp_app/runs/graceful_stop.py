@@ -1,17 +1,12 @@
 """Stopping safely on SIGTERM (``docker stop``) or Ctrl-C: finish the step, save, exit 143 / 130.
 
-Lightning 2.6 does the first part for SIGTERM. While ``fit`` or ``test`` runs, its signal
-connector holds the SIGTERM handler; the handler only records the signal
-(``trainer.received_sigterm``), and the loops raise ``SIGTERMException`` once the batch in flight
-is done (under DDP, rank 0 broadcasts the signal so every rank stops after the same step). It
-writes no checkpoint, and ``SIGTERMException`` is a ``SystemExit`` without a code (status 0).
-Ctrl-C (SIGINT) it turns into a KeyboardInterrupt wherever the program is, which can land
-between the loader's advance and the step, so a checkpoint saved then does not resume exactly.
-
-Three additions close the gap: ``GracefulStop`` saves ``last.ckpt`` when ``SIGTERMException``
-passes through ``fit``; ``exit_on_signals`` (around the whole of ``bp-train``) sends SIGINT down
-Lightning's SIGTERM path while a loop runs (a second Ctrl-C stops at once, saving nothing new),
-and ends the process with 128 + the signal: at once when no loop is running, else after the save.
+Lightning stops its loops after the batch in flight on SIGTERM, but saves nothing and exits 0;
+Ctrl-C it turns into a KeyboardInterrupt wherever the program is (e.g. after the loader
+advanced), which no checkpoint can resume exactly. ``GracefulStop`` saves ``last.ckpt`` when the
+stop passes through ``fit``; ``exit_on_signals`` (around the whole of bp-train) sends Ctrl-C
+down Lightning's SIGTERM path while a loop runs (a second Ctrl-C stops at once, saving nothing
+new) and ends the process with 128 + the signal (143, 130): at once when no loop runs.
+What Lightning does on its own: docs/internals.md.
 """
 
 from __future__ import annotations

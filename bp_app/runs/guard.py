@@ -1,20 +1,11 @@
 """A run directory is never overwritten silently, and one that cannot be written fails at once.
 
-bp-train's rule for the directory it writes (hydra.run.dir, paths.run_dir in tests):
-
-- it holds a finished run (metrics.json): refused. Start a new directory; to train that run
-  further, resume from its checkpoint into the new one (ckpt_path=<dir>/checkpoints/last.ckpt).
-- it holds an unfinished run (checkpoints, no metrics.json): continued when
-  this run resumes from a checkpoint inside it (resume=auto does, so does ckpt_path=last);
-  refused otherwise, since a fresh start would write over its checkpoints.
-- another process is writing it: refused, naming that process (runs/lock.py).
-- it cannot be created or written (a path under a regular file, a read-only disk): refused,
-  naming the folder. (Permission bits alone do not stop root, who runs the tests and many
-  containers; a path through a regular file stops everyone.)
-
-bp-train checks this twice: in ``train`` (any caller), and before Hydra writes the run's
-.hydra/ files (``RunDirGuard``, a Hydra callback from conf/train.yaml), so that a refused run
-leaves even the earlier run's recorded config as it was.
+A directory holding a finished run (metrics.json) is refused; one holding an unfinished run is
+continued only when this run resumes from a checkpoint inside it; one that cannot be created or
+written is refused, naming the folder; one that another process is writing is refused, naming
+that process (runs/lock.py). bp-train checks this in ``train`` and, before Hydra
+writes .hydra/, in ``RunDirGuard`` (conf/train.yaml). The rule and its reasons:
+docs/internals.md.
 """
 
 from __future__ import annotations
