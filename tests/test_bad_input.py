@@ -181,6 +181,10 @@ CASES = {
     "a number for a list (found by the fuzzer)": Case(
         ["model.hidden_sizes=1e308"], ("model.hidden_sizes=1e+308 has the wrong type", "[128]")
     ),
+    "empty list for a number (found by the fuzzer)": Case(
+        ["regularization=l1", "regularization.l1=[]"],
+        ("regularization.l1=[] has the wrong type: expected a number, not a list",),
+    ),
     "model larger than memory": Case(
         ["model.hidden_sizes=[1000000000]"],
         ("75,000,000,010 parameters", "GB of memory available", "model.hidden_sizes="),

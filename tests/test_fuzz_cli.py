@@ -129,6 +129,7 @@ def check_train(overrides: list[str], scratch: Path) -> None:
 @example(overrides=["model=mlp", "model.hidden_sizes=1e308"])
 @example(overrides=["optimizer=sgd", "optimizer.lr=inf"])
 @example(overrides=["data=digits", "data.val_fraction=nan"])
+@example(overrides=["regularization=l1", "regularization.l1=[]"])  # found: a list for a number
 def test_bp_train_in_process(scratch, overrides):
     check_train(overrides, scratch)
 

@@ -149,7 +149,7 @@ def test_predict_refuses_images_for_a_forecaster(forecaster, tmp_path, capsys):
 
 def test_predict_caps_the_forecast_length(forecaster, tmp_path):
     cfg = compose_config("predict", [f"ckpt_path={forecaster}", "steps=100000000"], tmp_path)
-    with pytest.raises(ConfigError, match=f"from 1 to {MAX_STEPS:,}"):
+    with pytest.raises(ConfigError, match=f"positive whole number, at most {MAX_STEPS:,}"):
         predict(cfg)
 
 

@@ -24,6 +24,7 @@ class Range:
     high_open: bool = True
     integer: bool = False
     meaning: str = ""
+    lists: bool = False  # a list of such numbers is accepted too (betas, layer sizes)
 
     def __contains__(self, value: float) -> bool:
         above = value > self.low if self.low_open else value >= self.low
@@ -46,7 +47,7 @@ OPTIMIZER_RANGES: dict[str, Range] = {
     "lr": Range(0, low_open=True, meaning="the learning rate η"),
     "momentum": Range(0, 1, meaning="the momentum μ"),
     "rho": Range(0, 1, meaning="RMSProp's decay ρ of the squared-gradient average"),
-    "betas": Range(0, 1, meaning="Adam's decays (β1, β2) of the gradient moments"),
+    "betas": Range(0, 1, lists=True, meaning="Adam's decays (β1, β2) of the gradient moments"),
     "eps": Range(0, low_open=True, meaning="the denominator's ε"),
     "weight_decay": Range(0, meaning="the weight decay λ"),
 }
@@ -60,14 +61,15 @@ BATCH_SIZE = Range(1, integer=True, meaning="examples per forward pass")
 
 # Every model's shared settings; each model checks its own, but only once it is built.
 SIZE = Range(1, integer=True, meaning="a layer of 0 units trains a dead network")
+SIZES = Range(1, integer=True, lists=True, meaning="a layer of 0 units trains a dead network")
 MODEL_RANGES = {
     "dropout": Range(0, 1, meaning="the share of units zeroed in training; 0 turns it off"),
     "gradient_clip_val": Range(0, meaning="the clipping threshold c; null or 0: off"),
     # Sizes of any model that has them: each >= 1 (a negative one ends in a torch traceback).
-    "hidden_sizes": SIZE,
+    "hidden_sizes": SIZES,
     "hidden_size": SIZE,
-    "channels": SIZE,
-    "kernel_sizes": Range(1, integer=True, meaning="the convolution's kernel size"),
+    "channels": SIZES,
+    "kernel_sizes": Range(1, integer=True, lists=True, meaning="the convolution's kernel size"),
     "pool_size": Range(1, integer=True, meaning="1 turns pooling off"),
     "embedding_dim": SIZE,
     "num_layers": Range(1, integer=True, meaning="stacked recurrent layers"),
@@ -80,7 +82,7 @@ SCHEDULER_RANGES: dict[str, Range] = {
     "gamma": Range(0, 1, low_open=True, high_open=False, meaning="the decay factor"),
     "T_max": Range(1, integer=True, meaning="intervals from η to eta_min"),
     "eta_min": NON_NEGATIVE,
-    "max_lr": Range(0, low_open=True, meaning="the peak learning rate"),
+    "max_lr": Range(0, low_open=True, lists=True, meaning="the peak learning rate"),
     "total_steps": Range(1, integer=True, meaning="the cycle's length in intervals"),
     "pct_start": Range(0, 1, low_open=True, meaning="the share of the cycle spent warming up"),
     "div_factor": Range(0, low_open=True),
@@ -97,6 +99,12 @@ def check_value(where: str, key: str, value: Any, valid: Range) -> None:
     """Raise a ConfigError unless ``value`` is a number (or list of numbers) inside ``valid``."""
     values = value if isinstance(value, (list, tuple)) else [value]
     name = f"{where}.{key}" if where else key
+    if isinstance(value, (list, tuple)) and (not valid.lists or not value):
+        expected = "a non-empty list of numbers" if valid.lists else "a number, not a list"
+        raise ConfigError(
+            f"{name}={value!r} has the wrong type: expected {expected} ({valid}). Fix it in "
+            f"the YAML file or on the command line, e.g. {name}=<value>."
+        )
     for item in values:
         is_number = isinstance(item, (int, float)) and not isinstance(item, bool)
         if not is_number:  # a dict, a string, a nested list: say so, not "out of range"

@@ -59,7 +59,8 @@ def predict(model: Any, checkpoint: dict[str, Any], cfg: DictConfig) -> list[dic
     steps = state["horizon"] if steps is None else steps
     if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
         raise ConfigError(
-            f"steps={steps!r} must be a whole number from 1 to {MAX_STEPS:,}, e.g. steps=24 "
+            f"steps={steps!r} must be a positive whole number, at most {MAX_STEPS:,}, e.g. "
+            "steps=24 "
             "(past a few horizons a recursive forecast only feeds on its own guesses)"
         )
     scaler = Scaler.from_state(state["scaler"])
