@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Two pytest-xdist workers: in order, the DDP and subprocess tests leave a core idle.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install train test lint format bench clean
 
@@ -23,7 +25,7 @@ train: $(STAMP)
 	$(BIN)/bp-train $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

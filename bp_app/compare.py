@@ -6,7 +6,8 @@
 writes ``<sweep dir>/compare_val_loss.png``: the validation loss of every run against training
 steps and against wall-clock time, or, when the runs differ in their descent mode, against
 training examples seen (batch, stochastic and mini-batch descent all see N per epoch but update
-1, N and N / B times).
+1, N and N / B times). When the runs differ in their penalty it also writes
+``compare_regularization.png``: the weights' magnitudes and sparsity against λ.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from bp_app.errors import ConfigError, user_errors
+from bp_app.optim.penalty_report import compare_penalties, penalty_summary
 from bp_app.runs.layout import CONFIG_FILE, TENSORBOARD_DIR, hydra_file
 
 
@@ -43,7 +45,7 @@ def event_dirs(sweep: Path) -> list[Path]:
 def run_order(tb_dir: Path) -> tuple[int, str]:
     """Hydra's job number first (0_..., 1_..., 10_...), then the name."""
     name = run_root(tb_dir).name
-    match = re.match(r"(\d+)_", name)
+    match = re.match(r"(\d+)(_|$)", name)  # 3_optimizer=sgd, or 3 (a search trial)
     return (int(match.group(1)) if match else 10**9, name)
 
 
@@ -53,9 +55,14 @@ def run_root(tb_dir: Path) -> Path:
 
 
 def run_label(tb_dir: Path) -> str:
-    """'0_optimizer=sgd' -> 'optimizer=sgd': the overrides that tell the runs apart."""
+    """'0_optimizer=sgd' -> 'optimizer=sgd': the overrides that tell the runs apart; a sweep
+    over experiments (left out of folder names) shows each run's task_name instead."""
     name = run_root(tb_dir).name
-    return re.sub(r"^\d+_", "", name) or name
+    label = re.sub(r"^\d+_", "", name)
+    if not label:
+        config = read_config(run_root(tb_dir))
+        label = str(OmegaConf.select(config, "task_name", default="")) if config else ""
+    return label or name
 
 
 def read_curve(tb_dir: Path, metric: str) -> Curve | None:
@@ -204,6 +211,12 @@ def main(argv: list[str] | None = None) -> None:
         out, curves = compare(args.sweep, args.metric, args.x, args.out)
     print(summary(curves, args.metric))
     print(f"bp-compare: wrote {out}")
+    # A sweep over penalties also gets the weights' picture (bp_app/optim/penalty_report.py).
+    runs = [(c.run_dir, c.label) for c in curves]
+    penalties = compare_penalties(runs, args.sweep / "compare_regularization.png")
+    if penalties:
+        print(penalty_summary(penalties))
+        print(f"bp-compare: wrote {args.sweep / 'compare_regularization.png'}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""bp-train: compose the Hydra config, build the run's objects, fit, test, write metrics.json."""
+"""bp-train: compose the Hydra config, build the run's objects, fit, test, write metrics.json.
+
+Only Hydra and bp_app's config modules are imported up front: ``--help``, ``--cfg job`` and a
+mistake in the config answer before torch and Lightning load (seconds). ``train`` imports the
+rest once the config has passed its early check.
+"""
 
 from __future__ import annotations
 
@@ -6,50 +11,59 @@ import logging
 from pathlib import Path
 
 import hydra
-import pytorch_lightning as pl
 from omegaconf import DictConfig
-from pytorch_lightning.loggers import TensorBoardLogger
 
-from bp_app.config import config_dir
-from bp_app.config.build import (
-    build_callbacks,
-    build_datamodule,
-    build_loggers,
-    build_model,
-    build_trainer,
-    container,
-    run_dir,
-)
+from bp_app.compat.lightning_logs import lightning_logs_to_stderr
+from bp_app.config import config_dir, container
 from bp_app.config.checks import check_train_config
 from bp_app.config.schema import register_schemas
 from bp_app.errors import user_errors
-from bp_app.runs.callbacks import run_callbacks
-from bp_app.runs.checkpoint_fit import check_checkpoint_fits
-from bp_app.runs.checkpoint_io import AtomicCheckpointIO
-from bp_app.runs.graceful_stop import exit_on_signals
 from bp_app.runs.guard import check_run_dir
-from bp_app.runs.launch import check_sweep_launch
-from bp_app.runs.metrics import (
-    best_checkpoint,
-    check_finite,
-    flat_params,
-    log_hparams_with_metrics,
-    scalars,
-    write_metrics,
-)
 from bp_app.runs.resume import resume_checkpoint
+from bp_app.runs.sigterm import exit_on_signals
 
 log = logging.getLogger(__name__)
 register_schemas()
+lightning_logs_to_stderr()  # before Hydra sets up logging, as importing Lightning here did
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train and test one configured run; return its final val and test metrics."""
-    # Check: the config, the checkpoint to start from, the run directory; before any data loads.
+    # Check: keys, numbers and choices first, from the config and bp_app's sources alone.
+    check_train_config(cfg, imports=False)
+    # Now the heavy part: torch, Lightning, and the data and model modules through build.
+    import pytorch_lightning as pl
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    from bp_app.callbacks.run_summary import RunSummary, command_line, config_yaml
+    from bp_app.callbacks.trial_pruning import trial_record
+    from bp_app.config.build import (
+        build_callbacks,
+        build_datamodule,
+        build_loggers,
+        build_model,
+        build_trainer,
+        set_threads,
+    )
+    from bp_app.runs.callbacks import run_callbacks
+    from bp_app.runs.checkpoint_fit import check_checkpoint_fits
+    from bp_app.runs.checkpoint_io import AtomicCheckpointIO
+    from bp_app.runs.launch import check_sweep_launch
+    from bp_app.runs.metrics import (
+        best_checkpoint,
+        check_finite,
+        flat_params,
+        log_hparams_with_metrics,
+        scalars,
+        write_metrics,
+    )
+
+    # Then what needs the classes, the checkpoint to start from, the run directory.
     check_train_config(cfg)
     ckpt_path = resume_checkpoint(cfg)  # ckpt_path (or =last), or resume=auto's pick, or None
-    out = run_dir(cfg)
+    out = Path(cfg.paths.run_dir)
     check_run_dir(out, ckpt_path)  # writable; a finished run there is never overwritten
+    log.info("torch threads: %d (trainer.threads=%s)", set_threads(cfg), cfg.trainer.get("threads"))
     pl.seed_everything(cfg.seed, workers=True)
 
     # Build: data, model (sized by the data), callbacks, loggers, trainer.
@@ -61,6 +75,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         # Another model's checkpoint, or one past trainer.max_epochs: say which.
         check_checkpoint_fits(ckpt_path, model, cfg.trainer.get("max_epochs"))
     callbacks = [*build_callbacks(cfg), *run_callbacks(out, container(cfg.data))]
+    callbacks.append(RunSummary(config_yaml(cfg), command_line()))  # TEXT and GRAPHS tabs
     # Checkpoints written to a temporary file and renamed: a kill mid-save keeps the old one.
     trainer = build_trainer(cfg, callbacks, build_loggers(cfg), plugins=[AtomicCheckpointIO()])
     check_sweep_launch(trainer)  # bp-train -m with Lightning's re-run DDP launcher: refuse
@@ -73,6 +88,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Fit, then test the best checkpoint.
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics, prefix="val/")
+    metrics.update(trial_record(callbacks))  # a search trial: its number, pruned or not
     if cfg.get("test", True):
         trainer.test(model, datamodule=datamodule, ckpt_path=best_checkpoint(trainer))
         metrics.update(scalars(trainer.callback_metrics, prefix="test/"))

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # GPU check: one GPU in fp32, one GPU in 16-mixed and, when more than one GPU is visible, DDP
 # over all of them, each on generated MNIST-shaped data (data=synthetic). Prints throughput
-# (samples/s over epochs 2..3) and the test figures. About 2 minutes on one H100; each run is
-# cut off after RUN_TIMEOUT seconds so the whole check stays under 5 minutes.
+# (samples/s over epochs 2..3) and the test figures; then fp32 again with the NaN guard off and
+# with data.steps_per_batch=1 (what the guard and the step grouping cost), and bp-bench's GPU
+# table (epoch and optimizer rows, --quick). Each run is cut off after RUN_TIMEOUT seconds and
+# the bench after BENCH_TIMEOUT, so the whole check stays under 8 minutes.
 #
 #   PYTHONPATH=/path/with/hydra-core/and/omegaconf bash scripts/gpu_check.sh
 #
@@ -18,6 +20,7 @@ export PYTHONUNBUFFERED=1
 PY="${PYTHON:-python3}"
 OUT_DIR="${GPU_CHECK_DIR:-$REPO/outputs/gpu_check}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-90}"
+BENCH_TIMEOUT="${BENCH_TIMEOUT:-180}"
 
 if ! "$PY" -c "import hydra, omegaconf, pytorch_lightning, torch" 2>/dev/null; then
     echo "gpu_check: error: $PY cannot import torch, pytorch_lightning, hydra and omegaconf;" \
@@ -28,6 +31,7 @@ fi
 if [[ "${GPU_CHECK_DRY_RUN:-0}" == 1 ]]; then
     GPUS=2  # pretend: exercises the DDP branch with 2 CPU processes
     SINGLE=(trainer=cpu) MULTI=(trainer=ddp_cpu)
+    BENCH=(--smoke --device cpu)
     SIZE=(data.num_train=2048 data.num_val=256 data.num_test=256 model.hidden_sizes=[64])
 else
     GPUS="$("$PY" -c "import torch; print(torch.cuda.device_count())")"
@@ -36,6 +40,7 @@ else
         exit 2
     fi
     SINGLE=(trainer=gpu) MULTI=(trainer=ddp)
+    BENCH=(--quick --device cuda)
     SIZE=(data.num_train=60000 data.num_val=5000 data.num_test=10000 model.hidden_sizes=[1024,1024])
     nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader || true
 fi
@@ -75,6 +80,16 @@ if [[ "$GPUS" -gt 1 ]]; then
 else
     echo "=== ddp: skipped, one GPU visible"
 fi
+# Target: the guard costs <= 2 % of fp32 throughput; steps_per_batch=1 shows the grouping's gain.
+run fp32_no_guard "${SINGLE[@]}" trainer.precision=32-true callbacks.nan_guard=null
+run fp32_k1 "${SINGLE[@]}" trainer.precision=32-true data.steps_per_batch=1
+
+echo "=== bp-bench ${BENCH[*]} --only epoch,optimizers (the GPU table)"
+timeout "$BENCH_TIMEOUT" "$PY" -m bp_app.bench "${BENCH[@]}" --only epoch,optimizers \
+    --out "$OUT_DIR/bench.json" >"$OUT_DIR/bench.log" 2>&1
+bench_rc=$?
+grep -v -i warn "$OUT_DIR/bench.log" | tail -n 45
+SUMMARY+=("$(printf '%-10s exit %-3s %s' bp-bench "$bench_rc" "$OUT_DIR/bench.json")")
 
 echo "=== summary (logs and run directories in $OUT_DIR)"
 printf '%s\n' "${SUMMARY[@]}"

@@ -27,6 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 # contending for a busy 2-core machine make small steps many times slower.
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 torch.set_num_threads(1)
+# trainer.threads=auto counts idle cores: under a loaded test run two runs of one test could
+# pick different counts and differ in the last bit. Subprocesses inherit this too.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Overrides that make a run take seconds: one short epoch, no progress bar.
 FAST = [

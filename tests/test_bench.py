@@ -8,8 +8,11 @@ import json
 import torch
 
 from bp_app.benchmarks.epochs import VARIANTS
+from bp_app.benchmarks.optimizers import VARIANTS as OPTIMIZER_VARIANTS
 from bp_app.benchmarks.report import TARGETS
+from bp_app.benchmarks.startup import COMMANDS as STARTUP_COMMANDS
 from bp_app.benchmarks.time_to_accuracy import StopAtAccuracy
+from bp_app.benchmarks.whole_run import VARIANTS as WHOLE_RUN_VARIANTS
 from tests.conftest import RandomImages, quiet_trainer, run_command
 
 
@@ -36,13 +39,39 @@ def test_bp_bench_smoke_writes_the_report(tmp_path):
             assert positive(ratio["ratio"]) and 0 < low <= high
     optimizers = report["optimizers"]["results"]
     assert {"mlp/adam", "cnn/adam", "mlp/sgd"} <= set(optimizers)
-    assert all(positive(r["ratio"]) for r in optimizers.values())
+    for r in optimizers.values():  # both forms, each against torch.optim's same form
+        assert positive(r["ratio"]) and positive(r["per_tensor_ratio"])
+        assert all(positive(r[f"{v}_ms"]) for v in OPTIMIZER_VARIANTS)
     assert all(positive(r["ratio"]) for r in report["backprop"]["results"].values())
     for model in ("mlp", "cnn"):
         run = report["time_to_accuracy"][model]
         assert positive(run["peak_rss_mb"]) and positive(run["process_seconds"])
         assert run["reached"] == (run["seconds"] is not None)
-    assert [t["name"] for t in report["targets"]] == list(TARGETS)
+    whole = report["whole_run"]  # four real processes: the raw script, Lightning, bp-train twice
+    assert set(whole["medians"]) == set(WHOLE_RUN_VARIANTS)
+    for m in whole["medians"].values():
+        assert positive(m["startup_s"]) and positive(m["fit_test_s"])
+        assert m["process_s"] > m["startup_s"] + m["fit_test_s"] * 0.99
+    assert positive(whole["ratios"]["bp_train/lightning"]) and positive(
+        whole["ratios"]["bp_train/raw"]
+    )
+    assert whole["ratios"]["callbacks_cost"] > -1
+    threads = report["threads"]
+    for condition in ("quiet", "loaded"):
+        row = threads[condition]
+        assert row["threads"]["one"] == 1 and row["threads"]["auto"] >= 1
+        assert all(positive(ms) for ms in row["ms_per_step"].values())
+        assert positive(row["auto/best_other"])
+    started = report["startup"]  # each command ran and ended as it should (checked inside)
+    assert set(started["ratios"]) == set(STARTUP_COMMANDS)
+    assert all(positive(s) for s in started["seconds"].values())
+    assert "6. Whole run" in result.stdout and "8. Commands that do not train" in result.stdout
+    assert "6. Whole run" in result.stdout and "7. trainer.threads" in result.stdout
+    per_model = [f"hand-derived backward / autograd: {m}" for m in report["backprop"]["results"]]
+    assert [t["name"] for t in report["targets"]] == [*TARGETS, *per_model]
+    assert {"cnn_mnist_32c3_bn", "bag_of_embeddings", "sentiment_lstm", "forecaster_gru"} <= set(
+        report["backprop"]["results"]
+    )
     assert all(isinstance(t["met"], bool) and positive(t["value"]) for t in report["targets"])
 
 

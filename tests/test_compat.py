@@ -4,6 +4,8 @@ upgrade moves one, or when an installed version leaves the series it was checked
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +14,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from bp_app.compat import CHECKED_AGAINST
 from bp_app.compat.lightning import (
+    backward_without_hooks,
     batches_that_stepped,
     is_local_path,
     relaunches_command,
@@ -60,3 +63,46 @@ def test_summary_writer_file_writer_and_foreach_norm(tmp_path):
         writer.close()
     tensors = [torch.tensor([3.0, 4.0]), torch.tensor([[1.0, 2.0], [2.0, 4.0]])]
     assert [float(n) for n in foreach_norm(tensors)] == [5.0, 5.0]
+
+
+def test_backward_skips_lightning_only_when_no_hook_listens():
+    """The mixin calls loss.backward() itself only where manual_backward would add nothing: a
+    callback with on_after_backward still gets each step, and the weights come out the same."""
+    import pytorch_lightning as pl
+
+    from bp_app.models.mlp import MLPClassifier
+    from tests.conftest import RandomImages
+
+    class Listener(pl.Callback):
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def on_after_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            self.steps.append(trainer.global_step)
+
+    def fit(callbacks: list) -> tuple[MLPClassifier, bool]:
+        torch.manual_seed(0)
+        model = MLPClassifier(input_shape=[1, 2, 3], num_classes=4, optimizer={"name": "adam"})
+        trainer = quiet_trainer(max_steps=3, callbacks=callbacks, limit_val_batches=0)
+        trainer.fit(model, datamodule=RandomImages(batch_size=8))
+        return model, backward_without_hooks(trainer, model)
+
+    listener = Listener()
+    (heard, heard_plain), (plain, plain_plain) = fit([listener]), fit([])
+    assert listener.steps == [0, 1, 2] and heard_plain is False
+    assert plain_plain is True
+    for p, q in zip(heard.parameters(), plain.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("package", ["pytorch_lightning", "lightning_fabric"])
+def test_lightning_still_sets_up_its_console_logger_as_bp_app_replays_it(package):
+    """bp_app.compat.lightning_logs does, before Lightning is imported, what this import does."""
+    source = Path(importlib.util.find_spec(package).origin).read_text()
+    for line in (
+        "_logger.setLevel(logging.INFO)",
+        "if not _root_logger.hasHandlers():",
+        "_logger.addHandler(logging.StreamHandler())",
+        "_logger.propagate = False",
+    ):
+        assert line in source, f"{package}/__init__.py changed: check compat/lightning_logs.py"

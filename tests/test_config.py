@@ -17,6 +17,7 @@ from bp_app.config.build import (
     build_loggers,
     build_model,
     container,
+    trainer_node,
 )
 from bp_app.config.checks import check_train_config
 from bp_app.config.choices import data_options_of_kind
@@ -25,7 +26,7 @@ from bp_app.optim.factory import build_optimizer
 from bp_app.optim.schedulers import build_scheduler
 
 # Data sets that need no files or network: the ones a model option is checked with.
-OFFLINE_DATA = ("digits", "negation", "sine", "airline")
+OFFLINE_DATA = ("digits", "negation", "sine", "airline", "digit_boxes")
 
 
 def options(group: str) -> list[str]:
@@ -115,7 +116,7 @@ def test_trainer_option_instantiates(train_config, option):
         pytest.skip(f"trainer={option} needs a GPU; this machine has none")
     cfg = train_config([f"trainer={option}"])
     check_train_config(cfg)
-    trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    trainer = instantiate(trainer_node(cfg), logger=False, enable_checkpointing=False)
     assert trainer.max_epochs == cfg.trainer.max_epochs
 
 

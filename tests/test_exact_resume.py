@@ -15,7 +15,7 @@ import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from bp_app.runs import exact_resume
-from bp_app.runs.graceful_stop import EXIT_SIGINT, exit_on_signals
+from bp_app.runs.sigterm import EXIT_SIGINT, exit_on_signals
 from bp_app.train import train
 from tests.conftest import FAST, compose_config
 from tests.interrupt import Interrupted, differences, training_state

@@ -16,7 +16,7 @@ from bp_app.data.digits import DigitsDataModule
 from bp_app.models.mlp import MLPClassifier
 from bp_app.train import train
 from tests.conftest import FAST, quiet_trainer
-from tests.tensorboard_events import read_events
+from tests.tensorboard_events import histogram_steps, read_events
 
 LAYERS = ("net.layers.0", "net.layers.1")
 
@@ -40,6 +40,39 @@ def test_tags_appear_in_the_tensorboard_event_file(train_config, tmp_path):
             assert all(value > 0 for _, value in points)
         for kind in ("weights", "gradients"):
             assert {f"{kind}/{layer}.weight", f"{kind}/{layer}.bias"} <= histograms
+
+
+def test_histograms_follow_their_own_sparser_schedule(train_config, tmp_path):
+    """Histograms at steps 0, H, 2H, ... and in each epoch's last batch; scalars every N."""
+    cfg = train_config(
+        [
+            *FAST,
+            "trainer.max_epochs=2",
+            "+trainer.limit_train_batches=7",  # epoch 0: steps 0-6, epoch 1: steps 7-13
+            "+trainer.limit_val_batches=1",
+            "callbacks.gradient_flow.every_n_steps=3",
+            "callbacks.gradient_flow.histogram_every_n_steps=5",
+            "test=false",
+        ]
+    )
+    train(cfg)
+    log_dir = tmp_path / "run" / "tensorboard"
+    scalars, _ = read_events(log_dir)
+    steps = histogram_steps(log_dir)
+    for layer in LAYERS:
+        assert [step for step, _ in scalars[f"grad_norm/{layer}"]] == [0, 3, 6, 9, 12]
+        assert [step for step, _ in scalars[f"update_ratio/{layer}"]] == [0, 3, 6, 9, 12]
+        for kind in ("weights", "gradients"):
+            for param in ("weight", "bias"):
+                assert steps[f"{kind}/{layer}.{param}"] == [0, 5, 6, 10, 13]
+
+
+def test_histogram_every_n_steps_is_checked(train_config):
+    from bp_app.errors import ConfigError
+
+    cfg = train_config([*FAST, "callbacks.gradient_flow.histogram_every_n_steps=0"])
+    with pytest.raises(ConfigError, match="histogram_every_n_steps must be >= 1"):
+        train(cfg)
 
 
 class RecordingLogger(Logger):

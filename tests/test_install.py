@@ -20,6 +20,10 @@ def test_wheel_ships_the_configs_and_trains_outside_the_checkout(tmp_path: Path)
     wheel = next((tmp_path / "dist").glob("bp_app-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"bp_app/conf/train.yaml", "bp_app/conf/data/digits.yaml"} <= names
+    # Hydra finds the search's sweeper in its namespace package, which has no __init__.py.
+    assert "hydra_plugins/bp_optuna_sweeper/sweeper.py" in names
+    assert "hydra_plugins/__init__.py" not in names
+    assert "bp_app/conf/hparams_search/mlp_digits.yaml" in names
     assert "bp_app/data/airline_passengers.csv" in names
 
     site = tmp_path / "site"
@@ -31,8 +35,9 @@ def test_wheel_ships_the_configs_and_trains_outside_the_checkout(tmp_path: Path)
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     env = {"PYTHONPATH": str(site)}
-    info = run_command("bp_app.train", ["--info", "searchpath"], workdir, env)
+    info = run_command("bp_app.train", ["--info", "all"], workdir, env)
     assert f"file://{site / 'bp_app' / 'conf'}" in info.stdout, info.stdout + info.stderr
+    assert "BPOptunaSweeper" in info.stdout  # Hydra found the sweeper the wheel ships
 
     run = workdir / "run"
     result = run_command(

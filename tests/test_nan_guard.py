@@ -102,3 +102,22 @@ def test_bp_train_exits_2_with_the_guards_message(tmp_path: Path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert "bp-train: error: NaN guard: non-finite values at training step" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_step_group_reads_the_gradients_of_its_last_step_only(monkeypatch):
+    """With data.steps_per_batch=4 the guard keeps each batch's last step: the three steps
+    before it launch no gradient norms (one call per batch for gradients, one for weights)."""
+    from bp_app.callbacks import nan_guard
+    from bp_app.models.mlp import MLPClassifier
+    from tests.conftest import RandomImages, quiet_trainer
+
+    calls = []
+    real_norms = nan_guard.norms
+    monkeypatch.setattr(nan_guard, "norms", lambda tensors: calls.append(1) or real_norms(tensors))
+    model = MLPClassifier(input_shape=[1, 2, 3], num_classes=4, optimizer={"name": "sgd"})
+    data = RandomImages(batch_size=2, steps_per_batch=4)  # 40 images: 20 steps in 5 batches
+    guard = nan_guard.NaNGuard()
+    quiet_trainer(max_epochs=1, callbacks=[guard], limit_val_batches=0).fit(model, datamodule=data)
+    assert model.global_step == 20
+    assert len(calls) == 1 + 5 * 2  # on_train_start's weights, then per batch: gradients, weights
+    assert int(guard.first_step) == -1  # finite all along

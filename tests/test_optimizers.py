@@ -69,11 +69,13 @@ def assert_same_parameters(a: nn.Module, b: nn.Module, rtol: float) -> None:
         torch.testing.assert_close(p, q, rtol=rtol, atol=0.0, msg=lambda m, n=name: f"{n}: {m}")
 
 
+@pytest.mark.parametrize("foreach", [True, False], ids=["multi_tensor", "per_tensor"])
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("draw", range(3))
-def test_explicit_matches_torch_optim_for_100_steps(name, draw):
+def test_explicit_matches_torch_optim_for_100_steps(name, draw, foreach):
+    """Each form against torch.optim's same form (foreach=True: torch's multi-tensor kernels)."""
     rng = random.Random(1000 * NAMES.index(name) + draw)
-    config = {"name": name, **random_hyperparameters(name, rng)}
+    config = {"name": name, **random_hyperparameters(name, rng), "foreach": foreach}
     start, x, y = make_problem(draw)
     ours, theirs = start, make_problem(draw)[0]
     theirs.load_state_dict(start.state_dict())
@@ -81,6 +83,7 @@ def test_explicit_matches_torch_optim_for_100_steps(name, draw):
     library = build_optimizer(theirs.parameters(), {**config, "impl": "torch"})
     assert type(explicit).__module__ == "bp_app.optim.optimizers"
     assert type(library).__module__.startswith("torch.optim")
+    assert explicit.defaults["foreach"] is library.defaults["foreach"] is foreach
     initial = {name: p.detach().clone() for name, p in ours.named_parameters()}
     train_steps(ours, explicit, x, y, 100)
     train_steps(theirs, library, x, y, 100)
@@ -88,6 +91,47 @@ def test_explicit_matches_torch_optim_for_100_steps(name, draw):
     moved = {name: not torch.equal(p, initial[name]) for name, p in ours.named_parameters()}
     assert moved.pop("unused") is False  # no gradient, no update (not even weight decay)
     assert all(moved.values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_checkpoint_moves_between_the_two_forms(name):
+    """Same state names in both forms: 20 multi-tensor steps, then 20 per-tensor steps from its
+    state, equal 40 per-tensor steps; tensors of two dtypes go to separate foreach calls."""
+    config = {"name": name, "impl": "explicit", **random_hyperparameters(name, random.Random(3))}
+    model, x, y = make_problem()
+    model.register_parameter("single", nn.Parameter(torch.ones(4, dtype=torch.float32)))
+    reference = make_problem()[0]
+    reference.register_parameter("single", nn.Parameter(torch.ones(4, dtype=torch.float32)))
+    reference.load_state_dict(model.state_dict())
+
+    def steps(net: nn.Module, optimizer, n: int) -> None:
+        for _ in range(n):
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(net(x), y) + net.single.double().pow(2).sum()
+            loss.backward()
+            optimizer.step()
+
+    multi = build_optimizer(model.parameters(), {**config, "foreach": True})
+    steps(model, multi, 20)
+    per = build_optimizer(model.parameters(), {**config, "foreach": False})
+    per.load_state_dict(multi.state_dict())
+    assert per.param_groups[0]["foreach"] is False  # the form is the optimizer's, not the state's
+    steps(model, per, 20)
+    steps(reference, build_optimizer(reference.parameters(), {**config, "foreach": False}), 40)
+    assert_same_parameters(model, reference, rtol=1e-6)  # float32 tensor: float32 rounding
+    assert not torch.equal(model.single, torch.ones(4))
+
+
+def test_foreach_none_takes_the_per_tensor_loop_on_the_cpu(monkeypatch):
+    """None picks as torch.optim does: multi-tensor on a GPU, the loop on the CPU."""
+    calls = []
+    monkeypatch.setattr("bp_app.optim.multi_tensor.adam", lambda *args: calls.append(args))
+    params = [nn.Parameter(torch.zeros(3))]
+    params[0].grad = torch.ones(3)
+    build_optimizer(params, {"name": "adam", "lr": 0.1}).step()
+    assert calls == [] and not torch.equal(params[0], torch.zeros(3))  # the loop ran
+    build_optimizer(params, {"name": "adam", "lr": 0.1, "foreach": True}).step()
+    assert len(calls) == 1
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -66,7 +66,8 @@ def test_pictures_in_tensorboard_and_the_run_directory(trained_run):
     images = trained_run / "images"
     pngs = sorted(p.name for p in images.glob("*.png"))
     expected = [f"val_samples_epoch{e:03d}.png" for e in range(EPOCHS)]
-    assert pngs == sorted(["confusion_matrix.png", *expected])
+    # gradient_norms.png: the gradient-flow callback's per-layer picture, in the same folder.
+    assert pngs == sorted(["confusion_matrix.png", "gradient_norms.png", *expected])
     with Image.open(images / "confusion_matrix.png") as png:
         assert png.format == "PNG" and png.size == picture.size
 

@@ -136,7 +136,9 @@ def test_regularization_options_compose_and_run(train_config, option):
     cfg = train_config(
         [*tiny, "logger=none", "callbacks=none", "test=false"] + [f"regularization={option}"]
     )
-    penalty = Regularization(**{k: v for k, v in cfg.regularization.items() if k != "name"})
+    penalty = Regularization(
+        **{k: v for k, v in cfg.regularization.items() if k not in ("name", "strength")}
+    )
     assert penalty.active is (option != "none")
     assert penalty.l1 > 0 if option in ("l1", "elastic") else penalty.l1 == 0
     assert penalty.l2 > 0 if option in ("l2", "elastic") else penalty.l2 == 0

@@ -16,8 +16,9 @@ import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from bp_app.runs.graceful_stop import EXIT_SIGINT, EXIT_SIGTERM, exit_on_signals
+from bp_app.runs.sigterm import EXIT_SIGINT, EXIT_SIGTERM, exit_on_signals
 from tests.conftest import FAST
+from tests.tensorboard_events import accumulators, hparams_rows
 
 # 8 epochs of 40 steps: long enough after the first epoch's last.ckpt for the signal to land
 # mid-training, short enough that the resumed run finishes in seconds.
@@ -110,6 +111,12 @@ def test_sigterm_checkpoints_exits_143_and_the_same_command_resumes(tmp_path):
     assert len(steps) == EPOCHS * STEPS_PER_EPOCH - saved_step
     final = torch.load(resumed_run / "checkpoints" / "last.ckpt", weights_only=True)
     assert final["global_step"] == EPOCHS * STEPS_PER_EPOCH
+    # HPARAMS: one row for the stopped-and-resumed run (the finished part writes it), under a
+    # logdir holding both run directories; never Lightning's placeholder hp_metric.
+    ((log_dir, hparams, metric_tags),) = hparams_rows(outputs)
+    assert log_dir.parent == resumed_run and hparams["data.batch_size"] == 32
+    assert "test/acc" in metric_tags and "hp_metric" not in metric_tags
+    assert all("hp_metric" not in e.Tags()["scalars"] for _, e in accumulators(outputs))
 
 
 def test_sigterm_outside_the_training_loop_exits_143_at_once():

@@ -27,6 +27,8 @@ import torch
 from torch import Tensor
 
 from bp_app.backprop import step_groups
+from bp_app.backprop.epoch_scalars import EpochScalars, first_step_scalars
+from bp_app.compat.lightning import backward_without_hooks
 from bp_app.data.tensor_loader import StepGroup
 from bp_app.errors import ConfigError
 from bp_app.optim.factory import build_optimizer
@@ -53,7 +55,8 @@ class ManualBackpropMixin:
         self.optimizer_config = dict(optimizer)
         self.scheduler_config = dict(scheduler or {"name": "none"})
         self.regularizer = Regularization(
-            **{k: v for k, v in (regularization or {}).items() if k != "name"}
+            # name and strength only label the run: l1 and l2 hold the λ the penalty uses.
+            **{k: v for k, v in (regularization or {}).items() if k not in ("name", "strength")}
         )
         self.descent_config = dict(descent or {"mode": "minibatch"})
         self.sync_block: ExitStack | None = None  # DDP's no_sync while batch descent accumulates
@@ -66,6 +69,7 @@ class ManualBackpropMixin:
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm
         self.count_pulled_back = False  # a StepGroup set Lightning's batch count to a logged step
+        self.epoch_scalars = EpochScalars()  # the epoch's training sums, on the device
 
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
@@ -84,11 +88,15 @@ class ManualBackpropMixin:
         loss, outputs, target = self.forward_stage(batch)
         objective, penalty = self.loss_stage(loss)
         self.backward_stage(objective)
+        self.epoch_scalars.add(loss, penalty, self.train_correct(outputs, target), len(target))
         self.update_stage(optimizer)  # inspect and clip run inside, see on_before_optimizer_step
         self.reset_stage(optimizer)
         self.schedule_stage(interval="step")
         if self.log_due():
             self.log_train(loss, penalty, outputs, target, optimizer)
+        elif self.global_step == 1:  # the run's first step: its curves start at step 0
+            first_step_scalars(self, optimizer)
+        self.epoch_scalars.step_check = None  # logged or not, the check belonged to this step
         return loss.detach()
 
     # ------------------------------------------------------------------ batch descent
@@ -110,12 +118,14 @@ class ManualBackpropMixin:
         share = len(target) * self.trainer.world_size / self.epoch_samples  # n_b / N (× W)
         # Under DDP only the last batch's backward all-reduces (see on_train_batch_start).
         self.backward_stage(objective, weight=share)  # g += (n_b / N) ∇J_b
+        self.epoch_scalars.add(loss, penalty, self.train_correct(outputs, target), len(target))
         if last:
             # Block again so DDP's post-forward hook, which runs after this step, does not arm
             # an all-reduce for the next epoch's first backward.
             self.sync_block_begin()
         # Per-epoch logging: Lightning averages the batches weighted by size, the full-data J.
         self.log_train(loss, penalty, outputs, target, optimizer, per_epoch=True)
+        self.epoch_scalars.step_check = None
         if last:
             self.update_stage(optimizer)
             self.reset_stage(optimizer)
@@ -125,19 +135,8 @@ class ManualBackpropMixin:
     def on_train_epoch_start(self) -> None:
         if self.full_batch:
             # N over all ranks, once per epoch: DDP shards may differ in size by one example.
-            local = torch.tensor(self.local_samples_per_epoch(), device=self.device)
+            local = torch.tensor(step_groups.samples_per_epoch(self.trainer), device=self.device)
             self.epoch_samples = int(self.trainer.strategy.reduce(local, reduce_op="sum"))
-
-    def local_samples_per_epoch(self) -> int:
-        """The training examples this process sees in one epoch (after limit_train_batches)."""
-        loader = self.trainer.train_dataloader
-        total = getattr(loader, "num_samples", None)  # TensorBatchLoader: this rank's share
-        if total is None:
-            total = len(loader.sampler)  # a torch DataLoader (DistributedSampler under DDP)
-        batches = self.trainer.num_training_batches
-        if batches < len(loader):  # limit_train_batches: batches of steps_per_batch mini-batches
-            total = min(total, batches * loader.batch_size * getattr(loader, "steps_per_batch", 1))
-        return total
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         """Batch descent under DDP: no gradient all-reduce until the epoch's last backward.
@@ -176,11 +175,11 @@ class ManualBackpropMixin:
         return loss + penalty, penalty
 
     def backward_stage(self, objective: Tensor, weight: float = 1.0) -> None:
-        """Backward: g += weight · ∇θ J by back propagation, into each parameter's ``.grad``.
-
-        ``weight`` is 1 but in batch descent, where it is the batch's share of the epoch.
-        """
-        self.manual_backward(objective * weight if weight != 1.0 else objective)
+        """Backward: g += weight · ∇θ J into each ``.grad`` (weight < 1: batch descent's share)."""
+        objective = objective * weight if weight != 1.0 else objective
+        if backward_without_hooks(self.trainer, self):  # all manual_backward would do here
+            return objective.backward()
+        self.manual_backward(objective)  # AMP loss scaling, DDP, backward hooks
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Between backward and update, on unscaled gradients, after the callbacks' hook of this
@@ -232,6 +231,7 @@ class ManualBackpropMixin:
             scheduler.step()
 
     def on_train_epoch_end(self) -> None:
+        self.epoch_scalars.log(self)  # train/loss_epoch etc.: one host read per epoch
         self.schedule_stage(interval="epoch")
 
     def on_validation_start(self) -> None:
@@ -262,6 +262,8 @@ class ManualBackpropMixin:
         self.log("train/loss", loss.detach(), prog_bar=True, **when)
         if penalty is not None:
             self.log("train/penalty", penalty.detach(), **when)
+        if self.epoch_scalars.step_check is not None:  # model.backprop=check on this step
+            self.log("train/grad_check_rel_err", self.epoch_scalars.step_check, **when)
         if self.regularizer.active:
             # Share of weights with |w| < 1e-3: L1 drives it up. One pass over the weights.
             self.log("train/sparsity", self.regularizer.sparsity(self), **when)
@@ -272,6 +274,9 @@ class ManualBackpropMixin:
 
     def log_train_metrics(self, outputs: Tensor, target: Tensor) -> None:
         """Task-specific training metrics (accuracy for classifiers); none by default."""
+
+    def train_correct(self, outputs: Tensor, target: Tensor) -> Tensor | None:
+        """How many of the step's examples were right (classifiers), for train/acc_epoch."""
 
     # ------------------------------------------------------------------ optimizers
     @property

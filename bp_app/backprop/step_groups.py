@@ -42,6 +42,12 @@ def run_group(module: ManualBackpropMixin, group: StepGroup, batch_idx: int) -> 
         if module.full_batch:
             loss = module.batch_descent_step(mini_batch, last_batch and i + 1 == len(group))
             continue
+        # Per-step checks that keep only the group's last step (the NaN guard's gradient norms)
+        # skip the others. Set twice per group: an nn.Module attribute write is not free.
+        if i == 0 and len(group) > 1:
+            module.last_in_group = False
+        elif i + 1 == len(group):
+            module.last_in_group = True
         loss = module.gradient_step(mini_batch)
         if module.log_due():
             logged = i
@@ -50,6 +56,8 @@ def run_group(module: ManualBackpropMixin, group: StepGroup, batch_idx: int) -> 
             # count the mini-batches left as not trained on.
             trainer.train_dataloader.rewind(len(group) - i - 1)
             break
+    if not getattr(module, "last_in_group", True):  # max_steps stopped the group early
+        module.last_in_group = True
     set_batches_that_stepped(trainer, start + (i if logged is None else logged))
     return loss, logged is not None and logged < i
 
@@ -79,3 +87,15 @@ def mini_batches_per_epoch(trainer: Any) -> int:
     if k == 1:
         return trainer.num_training_batches
     return min(trainer.num_training_batches * k, loader.num_mini_batches)
+
+
+def samples_per_epoch(trainer: Any) -> int:
+    """The training examples this process sees in one epoch (after limit_train_batches)."""
+    loader = trainer.train_dataloader
+    total = getattr(loader, "num_samples", None)  # TensorBatchLoader: this rank's share
+    if total is None:
+        total = len(loader.sampler)  # a torch DataLoader (DistributedSampler under DDP)
+    batches = trainer.num_training_batches
+    if batches < len(loader):  # limit_train_batches: batches of steps_per_batch mini-batches
+        total = min(total, batches * loader.batch_size * getattr(loader, "steps_per_batch", 1))
+    return total

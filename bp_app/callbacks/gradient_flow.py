@@ -1,20 +1,27 @@
 """Gradient flow in TensorBoard: per-layer gradient norms, update-to-weight ratios, histograms.
 
-Every ``every_n_steps`` optimizer steps, on rank zero only:
+On rank zero only:
 
     grad_norm/<layer>       ‖g_l‖ = sqrt(Σ_{p in layer} Σ g_p²): vanishing, exploding gradients
     update_ratio/<layer>    ‖Δw_l‖ / ‖w_l‖, Δw_l = w_l(after) − w_l(before): about 1e-3 is healthy
+        every ``every_n_steps`` optimizer steps (step 0 included);
     weights/<param>, gradients/<param>    histograms (TensorBoard loggers only)
+        every ``histogram_every_n_steps`` steps (step 0 included) and at each epoch's last batch:
+        a histogram copies the tensor to the host and bins it, the dearest thing logged here.
 
 A layer is a module that owns parameters (``net.layers.0`` for ``net.layers.0.weight``). The
 norms are read in ``on_before_optimizer_step``, which Lightning calls after the AMP grad scaler
 has unscaled the gradients (in manual optimization too) and before clipping and the update.
-On the other steps the callback does nothing but compare two integers.
+The norms stay on the device until the next histogram or the epoch's end, which read them back in
+one go: the logging steps do not wait for the device. On the other steps the callback does
+nothing but compare integers. With ``dirpath`` set, the norms it logged are drawn per layer
+against the step at the end of training: ``<dirpath>/gradient_norms.png``, also in TensorBoard.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -39,15 +46,29 @@ def layer_norms(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
 class GradientFlow(pl.Callback):
     """Logs how the gradient flows through the layers, every ``every_n_steps`` optimizer steps."""
 
-    def __init__(self, every_n_steps: int = 50, histograms: bool = True) -> None:
-        if every_n_steps < 1:
-            raise ValueError(
-                f"callbacks.gradient_flow.every_n_steps must be >= 1, got {every_n_steps}"
-            )
+    def __init__(
+        self,
+        every_n_steps: int = 50,
+        histograms: bool = True,
+        histogram_every_n_steps: int = 1000,
+        dirpath: str | None = None,
+    ) -> None:
+        for key, value in (
+            ("every_n_steps", every_n_steps),
+            ("histogram_every_n_steps", histogram_every_n_steps),
+        ):
+            if value < 1:
+                raise ValueError(f"callbacks.gradient_flow.{key} must be >= 1, got {value}")
         self.every_n_steps = every_n_steps
         self.histograms = histograms
+        self.histogram_every_n_steps = histogram_every_n_steps
+        self.dirpath = Path(dirpath) if dirpath else None
+        self.history: dict[str, list[tuple[int, float]]] = defaultdict(list)  # layer -> (step, ‖g‖)
         self._before: dict[str, Tensor] | None = None  # weights before this step's update
         self._step = 0
+        self._last_batch = False  # the batch running is the epoch's last
+        self._histogram_epoch = -1  # the epoch whose last batch has its histograms
+        self._pending: list[tuple[str, list[str], Tensor, int]] = []  # scalars still on device
 
     def due(self, trainer: pl.Trainer) -> bool:
         """Log on rank zero, at steps 0, N, 2N, ..., when there is a logger to write to."""
@@ -57,25 +78,42 @@ class GradientFlow(pl.Callback):
             and bool(trainer.loggers)
         )
 
+    def histograms_due(self, trainer: pl.Trainer) -> bool:
+        """Histograms at steps 0, H, 2H, ... and once in each epoch's last batch (rank zero)."""
+        if not self.histograms:
+            return False
+        on_schedule = trainer.global_step % self.histogram_every_n_steps == 0
+        epoch_end = self._last_batch and self._histogram_epoch != trainer.current_epoch
+        return (on_schedule or epoch_end) and trainer.is_global_zero and bool(trainer.loggers)
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        self._last_batch = batch_idx + 1 >= trainer.num_training_batches
+
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
     ) -> None:
         # With several steps per batch (data.steps_per_batch) the logged step's update is done
         # when the next step begins: compare now, before this step changes the weights again.
         self.log_update_ratio(trainer, pl_module)
-        if not self.due(trainer):
+        scalars, histograms = self.due(trainer), self.histograms_due(trainer)
+        if not (scalars or histograms):
             return
         step = trainer.global_step
         params = {n: p for n, p in pl_module.named_parameters() if p.grad is not None}
         grads = {n: p.grad.detach() for n, p in params.items()}
-        log_scalars(trainer, "grad_norm", layer_norms(grads), step)
-        if self.histograms:
+        if scalars:
+            self.keep("grad_norm", layer_norms(grads), step)
+            # Δw is known only after the update: keep w now, compare at the end of the batch.
+            self._before = {n: p.detach().clone() for n, p in params.items()}
+            self._step = step
+        if histograms:
+            self._histogram_epoch = trainer.current_epoch if self._last_batch else -1
             for name, p in params.items():
                 add_histogram(trainer, f"weights/{name}", p.detach(), step)
                 add_histogram(trainer, f"gradients/{name}", grads[name], step)
-        # Δw is known only after the update: keep w now, compare at the end of the batch.
-        self._before = {n: p.detach().clone() for n, p in params.items()}
-        self._step = step
+            self.flush(trainer)  # the histograms read the device anyway
 
     def on_train_batch_end(
         self,
@@ -86,6 +124,19 @@ class GradientFlow(pl.Callback):
         batch_idx: int,
     ) -> None:
         self.log_update_ratio(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.flush(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.flush(trainer)  # a run stopped by max_steps inside an epoch
+        if self.dirpath is None or not self.history or not trainer.is_global_zero:
+            return
+        from bp_app.callbacks.lecture_figures import gradient_norms_figure, publish  # matplotlib
+
+        # The per-layer picture: ‖g_l‖ against the step, one line per layer, log scale.
+        figure = gradient_norms_figure(dict(self.history))
+        publish(trainer, figure, self.dirpath / "gradient_norms.png", "grad_norm/picture")
 
     def log_update_ratio(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """‖Δw_l‖ / ‖w_l‖ of the logged step, once its update is done."""
@@ -99,18 +150,30 @@ class GradientFlow(pl.Callback):
             layer: update_norms[layer] / weight_norms[layer].clamp_min(1e-12)  # ‖Δw‖ / ‖w‖
             for layer in update_norms
         }
-        log_scalars(trainer, "update_ratio", ratios, self._step)
+        self.keep("update_ratio", ratios, self._step)
         self._before = None
 
+    def keep(self, prefix: str, values: dict[str, Tensor], step: int) -> None:
+        """Hold ``prefix/<layer>`` values on the device until the next flush."""
+        if values:
+            self._pending.append((prefix, list(values), torch.stack(list(values.values())), step))
 
-def log_scalars(trainer: pl.Trainer, prefix: str, values: dict[str, Tensor], step: int) -> None:
-    """Write ``prefix/<layer>`` scalars to every logger, reading them off the device once."""
-    if not values:
-        return
-    numbers = torch.stack(list(values.values())).tolist()  # one host sync for all layers
-    metrics = {f"{prefix}/{layer}": v for layer, v in zip(values, numbers, strict=True)}
-    for logger in trainer.loggers:
-        logger.log_metrics(metrics, step=step)
+    def flush(self, trainer: pl.Trainer) -> None:
+        """Write the held values to every logger, reading them off the device once."""
+        if not self._pending:
+            return
+        numbers = torch.cat([values for _, _, values, _ in self._pending]).tolist()  # one sync
+        start = 0
+        for prefix, layers, _, step in self._pending:
+            row = numbers[start : start + len(layers)]
+            start += len(layers)
+            metrics = {f"{prefix}/{layer}": v for layer, v in zip(layers, row, strict=True)}
+            for logger in trainer.loggers:
+                logger.log_metrics(metrics, step=step)
+            if prefix == "grad_norm":  # kept for the end-of-training picture
+                for layer, value in zip(layers, row, strict=True):
+                    self.history[layer].append((step, value))
+        self._pending = []
 
 
 def add_histogram(trainer: pl.Trainer, tag: str, values: Tensor, step: int) -> None:

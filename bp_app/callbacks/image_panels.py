@@ -10,10 +10,11 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
 
-from bp_app.callbacks.figures import confusion_figure, render_rgb, sample_grid_figure
+from bp_app.callbacks.figures import confusion_image, sample_grid
 
 VAL_TAG = "val/samples"
 TEST_TAG = "test/confusion_matrix"
@@ -74,7 +75,7 @@ class ImagePanels(pl.Callback):
         x, y, probabilities = self.samples
         self.samples = None
         confidence, predicted = probabilities.max(dim=1)
-        figure = sample_grid_figure(
+        rgb = sample_grid(
             x.numpy(),
             y.tolist(),
             predicted.tolist(),
@@ -83,7 +84,7 @@ class ImagePanels(pl.Callback):
             self.class_names,
         )
         name = f"val_samples_epoch{trainer.current_epoch:03d}.png"
-        self._publish(trainer, figure, VAL_TAG, name)
+        self._publish(trainer, rgb, VAL_TAG, name)
 
     # ------------------------------------------------------------------ confusion matrix
     def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -120,18 +121,15 @@ class ImagePanels(pl.Callback):
             matrix = counts.round().long().cpu().numpy()
             self._publish(
                 trainer,
-                confusion_figure(matrix, self.class_names),
+                confusion_image(matrix, self.class_names),
                 TEST_TAG,
                 "confusion_matrix.png",
             )
 
     # ------------------------------------------------------------------ output
-    def _publish(self, trainer: pl.Trainer, figure: Any, tag: str, filename: str) -> None:
-        """The same pixels to a PNG in the run directory and to TensorBoard (when it logs)."""
-        rgb = render_rgb(figure)  # (H, W, 3) uint8
+    def _publish(self, trainer: pl.Trainer, rgb: np.ndarray, tag: str, filename: str) -> None:
+        """The same (H, W, 3) pixels to a PNG in the run directory and to TensorBoard."""
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        from PIL import Image
-
         Image.fromarray(rgb).save(self.dirpath / filename)
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):

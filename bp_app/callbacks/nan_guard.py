@@ -103,7 +103,10 @@ class NaNGuard(pl.Callback):
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: Any, optimizer: Any) -> None:
         # Unscaled gradients (also under AMP). Skip mode has checked them already, in gate().
-        if self.action == "stop" and not self.scaler_skips:
+        # The record keeps a Lightning batch's last step: the steps before it in a StepGroup
+        # (data.steps_per_batch) would only be overwritten, so they launch nothing here.
+        last = getattr(pl_module, "last_in_group", True)
+        if self.action == "stop" and not self.scaler_skips and last:
             self.grad_norms = norms(self.gradients())
 
     def on_train_batch_end(

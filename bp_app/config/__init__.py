@@ -1,6 +1,9 @@
 """Hydra configs: where they live, their schema, and the checks that run before any data loads."""
 
 from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
 
 
 def config_dir() -> Path:
@@ -13,3 +16,12 @@ def config_dir() -> Path:
         f"bp_app's conf/ folder was not found beside {package_dir}; "
         "reinstall bp_app (pip install .)"
     )
+
+
+def container(node: Any) -> Any:
+    """A plain dict / list copy of a config node, interpolations resolved (checkpoint-safe)."""
+    if node is None:
+        return None
+    if isinstance(node, DictConfig) or OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node

@@ -8,12 +8,14 @@ from typing import Any
 import pytorch_lightning as pl
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate as hydra_instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pytorch_lightning.callbacks.progress import ProgressBar
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
+from bp_app.config import container
 from bp_app.errors import BPAppError, ConfigError
 from bp_app.models.memory import check_model_memory
+from bp_app.runs.threads import apply_threads
 
 
 def instantiate(node: Any, where: str = "", **kwargs: Any) -> Any:
@@ -35,15 +37,6 @@ def instantiate(node: Any, where: str = "", **kwargs: Any) -> Any:
                 message if message.startswith(where) else f"{where}: {message}"
             ) from None
         raise
-
-
-def container(node: Any) -> Any:
-    """A plain dict / list copy of a config node, interpolations resolved (checkpoint-safe)."""
-    if node is None:
-        return None
-    if isinstance(node, DictConfig) or OmegaConf.is_config(node):
-        return OmegaConf.to_container(node, resolve=True)
-    return node
 
 
 def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
@@ -92,13 +85,27 @@ def build_loggers(cfg: DictConfig) -> list[Any] | bool:
     return [instantiate(node, "logger", _convert_="all")]
 
 
+# trainer keys bp_app reads itself (not pl.Trainer arguments)
+TRAINER_EXTRA_KEYS = ("threads",)
+
+
 def build_trainer(
     cfg: DictConfig, callbacks: list[pl.Callback], logger: Any, plugins: list[Any] | None = None
 ) -> pl.Trainer:
     extra = {"plugins": plugins} if plugins else {}
     return instantiate(
-        cfg.trainer, "trainer", callbacks=callbacks, logger=logger, _convert_="all", **extra
+        trainer_node(cfg), "trainer", callbacks=callbacks, logger=logger, _convert_="all", **extra
     )
+
+
+def trainer_node(cfg: DictConfig) -> dict[str, Any]:
+    """cfg.trainer without the keys bp_app reads itself: pl.Trainer's arguments."""
+    return {k: v for k, v in container(cfg.trainer).items() if k not in TRAINER_EXTRA_KEYS}
+
+
+def set_threads(cfg: DictConfig) -> int:
+    """torch's intra-op threads as ``trainer.threads`` says (bp_app.runs.threads)."""
+    return apply_threads(cfg.trainer.get("threads", "auto"))
 
 
 def run_dir(cfg: DictConfig) -> Path:

@@ -19,6 +19,8 @@ from typing import Any, Union
 from hydra.utils import get_object
 from omegaconf import OmegaConf
 
+from bp_app.config.signatures import static_keywords
+from bp_app.config.sources import KeySources
 from bp_app.errors import ConfigError
 
 HYDRA_KEYS = {"_target_", "_convert_", "_recursive_", "_partial_", "_args_"}
@@ -108,27 +110,40 @@ def check_value_type(where: str, key: str, value: Any, hint: Any) -> None:
         )
 
 
-def check_target_node(node: dict[str, Any], where: str, source: str | None = None) -> None:
-    """Every key of a ``_target_`` node must be an argument of its target, with a sane type."""
+def check_target_node(
+    node: dict[str, Any], where: str, sources: KeySources | None = None, imports: bool = True
+) -> None:
+    """Every key of a ``_target_`` node must be an argument of its target, with a sane type.
+
+    ``imports=False``: only what the target's source says (``signatures.static_keywords``),
+    keys without types, and nothing for a target it cannot read; nothing is imported.
+    """
     target_path = node["_target_"]
-    try:
-        target = get_object(target_path)
-    except Exception as error:
-        raise ConfigError(
-            f"{where}._target_={target_path!r} cannot be imported: {error}"
-        ) from error
-    accepted = accepted_keywords(target)
-    hints = _type_hints(target)
-    origin = f" (from {source})" if source else ""
+    if imports:
+        try:
+            target = get_object(target_path)
+        except Exception as error:
+            raise ConfigError(
+                f"{where}._target_={target_path!r} cannot be imported: {error}"
+            ) from error
+        accepted, hints = accepted_keywords(target), _type_hints(target)
+    else:
+        accepted, hints = static_keywords(target_path), {}
+        if accepted is None:
+            return
+    sources = sources or KeySources()
     for key, value in node.items():
         if key in HYDRA_KEYS:
             continue
         if accepted is not None and key not in accepted:
             close = difflib.get_close_matches(key, sorted(accepted), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
+            source = sources.of(where, key)
+            origin = f" (set by {source})" if source else ""
             raise ConfigError(
-                f"Unknown config key '{where}.{key}'{origin}: {target_path} takes no argument "
-                f"'{key}'.{hint} Valid keys: {', '.join(sorted(accepted))}."
+                f"Unknown config key '{where}.{key}'{origin}:{sources.pair_advice(where, key)} "
+                f"{target_path} takes no argument '{key}'.{hint} "
+                f"Valid keys: {', '.join(sorted(accepted))}."
             )
         if key in hints:
             check_value_type(where, key, value, hints[key])
@@ -150,16 +165,16 @@ def check_group_keys(
             )
 
 
-def walk_targets(node: Any, where: str, sources: dict[str, str]) -> None:
+def walk_targets(node: Any, where: str, sources: KeySources, imports: bool = True) -> None:
     """Check every ``_target_`` node below ``node`` (a plain container)."""
     if isinstance(node, dict):
         if "_target_" in node:
-            check_target_node(node, where, sources.get(where))
+            check_target_node(node, where, sources, imports)
         for key, child in node.items():
-            walk_targets(child, f"{where}.{key}", sources)
+            walk_targets(child, f"{where}.{key}", sources, imports)
     elif isinstance(node, list):
         for i, child in enumerate(node):
-            walk_targets(child, f"{where}[{i}]", sources)
+            walk_targets(child, f"{where}[{i}]", sources, imports)
 
 
 def check_top_level(cfg: Any, schema: type, required: tuple[str, ...]) -> None:

@@ -160,3 +160,14 @@ def check_run_length(trainer: dict[str, Any]) -> None:
                 f"the run finished. Set trainer.{key} to 1 or more; to test a checkpoint without "
                 "training, use bp-eval ckpt_path=<checkpoint>."
             )
+
+
+def check_threads(value: Any) -> None:
+    """trainer.threads: auto, torch, or a whole number >= 1 (bp_app/runs/threads.py)."""
+    if value in ("auto", "torch"):
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"trainer.threads={value!r} is out of range: it must be auto (the idle cores), "
+            "torch (torch's own default) or a whole number >= 1, e.g. trainer.threads=1"
+        )

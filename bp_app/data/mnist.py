@@ -144,10 +144,10 @@ class MNISTDataModule(InMemoryDataModule):
         check_labels(self.raw_dir / RAW_FILES[3], test_labels, self.num_classes)
         x_train = train_images.float().unsqueeze(1) / 255.0  # (N, 28, 28) -> (N, 1, 28, 28)
         x_test = test_images.float().unsqueeze(1) / 255.0
-        if not 0 < self.val_size < len(x_train):
+        if not 0 <= self.val_size < len(x_train):
             raise DataError(
-                f"data.val_size={self.val_size} must be between 1 and the {len(x_train)} "
-                "training images minus one"
+                f"data.val_size={self.val_size} must be between 0 (train on all, as the "
+                f"lecture's listings do) and the {len(x_train)} training images minus one"
             )
         order = torch.randperm(
             len(x_train), generator=torch.Generator().manual_seed(self.split_seed)

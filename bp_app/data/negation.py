@@ -37,6 +37,9 @@ VERBS = ("was", "is", "felt", "seemed")
 OPENERS = ("", "honestly", "overall", "frankly", "i thought")
 CLOSERS = ("", "at all", "to me", "for me", "this time")
 LABELS = ["negative", "positive"]
+# Words with no sentiment, appended by data.filler_words to move the clause that decides the
+# label far from the end of the review (experiment=vanishing_through_time).
+FILLERS = ("and", "then", "the", "film", "went", "on", "for", "a", "while", "after", "that")
 
 
 def clause(rng: random.Random, positive: bool, negation_rate: float) -> str:
@@ -97,6 +100,7 @@ class NegationDataModule(TextDataModule):
         contrast_fraction: float = 0.5,
         negation_rate: float = 0.5,
         corpus_seed: int = 0,
+        filler_words: int = 0,
         max_len: int = 64,
         max_vocab_size: int = 1000,
         min_freq: int = 1,
@@ -107,6 +111,9 @@ class NegationDataModule(TextDataModule):
         self.contrast_fraction = contrast_fraction
         self.negation_rate = negation_rate
         self.corpus_seed = corpus_seed
+        if filler_words < 0:
+            raise DataError(f"data.filler_words must be >= 0, got {filler_words}")
+        self.filler_words = filler_words
         self.label_names = list(LABELS)
 
     def load_texts(self) -> dict[str, LabelledTexts]:
@@ -119,6 +126,9 @@ class NegationDataModule(TextDataModule):
         texts, labels = generate_reviews(
             total, self.corpus_seed, self.contrast_fraction, self.negation_rate
         )
+        if self.filler_words:
+            rng = random.Random(self.corpus_seed + 1)  # fixed with the corpus
+            texts = [f"{t} {' '.join(rng.choices(FILLERS, k=self.filler_words))}" for t in texts]
         splits, start = {}, 0
         for split, size in self.sizes.items():
             splits[split] = (texts[start : start + size], labels[start : start + size])

@@ -9,13 +9,15 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.classification import MulticlassAccuracy
 
-from bp_app.backprop.mixin import ManualBackpropMixin
+from bp_app.backprop.explicit.engine import ExplicitBackpropMixin
 
 
-class ClassifierModule(ManualBackpropMixin, pl.LightningModule):
+class ClassifierModule(ExplicitBackpropMixin, pl.LightningModule):
     """A network producing class logits; subclasses build ``self.net`` and say their input kind."""
 
     input_kind: ClassVar[str] = "images"
+    # What validation_step logs every epoch: the metrics a search may optimize and prune on.
+    val_metrics: ClassVar[tuple[str, ...]] = ("val/loss", "val/acc")
 
     def __init__(self, num_classes: int, **backprop: Any) -> None:
         super().__init__(**backprop)
@@ -36,6 +38,9 @@ class ClassifierModule(ManualBackpropMixin, pl.LightningModule):
     def log_train_metrics(self, outputs: Tensor, target: Tensor) -> None:
         accuracy = (outputs.argmax(dim=1) == target).float().mean()
         self.log("train/acc", accuracy, prog_bar=True, batch_size=len(target))
+
+    def train_correct(self, outputs: Tensor, target: Tensor) -> Tensor:
+        return (outputs.detach().argmax(dim=1) == target).sum()  # on the device: no sync
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         loss, logits, y = self.step(batch)

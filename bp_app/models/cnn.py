@@ -20,6 +20,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from bp_app.models.classifier import ClassifierModule
+from bp_app.models.init import initialize
 
 PADDINGS = ("valid", "same")
 
@@ -124,6 +125,7 @@ class CNNClassifier(ClassifierModule):
         hidden_sizes: Sequence[int] = (128,),
         dropout: float = 0.0,
         batch_norm: bool = False,
+        init: str = "torch_default",
         **backprop: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **backprop)
@@ -139,3 +141,4 @@ class CNNClassifier(ClassifierModule):
             dropout=dropout,
             batch_norm=batch_norm,
         )
+        initialize(self.net, init)  # model.init: torch_default | glorot_uniform | he_normal

@@ -12,11 +12,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError
 
-from bp_app.backprop.mixin import ManualBackpropMixin
+from bp_app.backprop.explicit.engine import ExplicitBackpropMixin
 from bp_app.callbacks.forecast_plot import ForecastPlot
 from bp_app.data.horizon_eval import horizon_metrics
 from bp_app.data.scaling import Scaler
 from bp_app.errors import ConfigError
+from bp_app.models.seasonal_difference import seasonal_difference, undo_seasonal_difference
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ class WindowNet(nn.Module):
     With ``residual`` the net sees the window relative to its last value x_T and predicts the
     change from it, ŷ = x_T + f(x − x_T): on a log-scaled series that makes the net blind to the
     level, so a trend that leaves the training range is still in familiar territory.
+    With ``seasonal_lag`` m the net reads the window's seasonal differences x_t − x_{t−m} and
+    predicts those of the next values, ŷ_{T+j} = x_{T+j−m} + f(∇_m x)_j
+    (bp_app.models.seasonal_difference): the change over one season, not over one step.
     """
 
     def __init__(
@@ -40,6 +44,7 @@ class WindowNet(nn.Module):
         num_layers: int = 1,
         dropout: float = 0.0,
         residual: bool = True,
+        seasonal_lag: int | None = None,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -49,9 +54,23 @@ class WindowNet(nn.Module):
                 "model.hidden_size and model.num_layers must be >= 1 and model.dropout in [0, 1), "
                 f"got {hidden_size}, {num_layers}, {dropout}"
             )
-        self.cell, self.residual = cell, residual
+        if seasonal_lag is not None:
+            if residual:
+                raise ConfigError(
+                    f"model.seasonal_lag={seasonal_lag} and model.residual=true are two ways to "
+                    "predict a change; set model.residual=false to predict the seasonal one"
+                )
+            if not 1 <= seasonal_lag < lookback:
+                raise ConfigError(
+                    f"model.seasonal_lag={seasonal_lag} must be between 1 and "
+                    f"data.lookback - 1 = {lookback - 1} (the net reads the window's "
+                    "lookback − lag seasonal differences); raise data.lookback, e.g. to "
+                    f"{2 * seasonal_lag}"
+                )
+        self.cell, self.residual, self.seasonal_lag = cell, residual, seasonal_lag
+        steps_read = lookback - (seasonal_lag or 0)  # values the body reads per window
         if cell == "mlp":
-            sizes = [lookback] + [hidden_size] * num_layers
+            sizes = [steps_read] + [hidden_size] * num_layers
             layers: list[nn.Module] = []
             for a, b in zip(sizes[:-1], sizes[1:], strict=True):
                 layers += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout)]
@@ -65,6 +84,9 @@ class WindowNet(nn.Module):
         self.head = nn.Linear(hidden_size, horizon)
 
     def forward(self, x: Tensor) -> Tensor:
+        window = x
+        if self.seasonal_lag:
+            x = seasonal_difference(x, self.seasonal_lag)  # (B, L − m, 1)
         last = x[:, -1, :]  # (B, 1): x_T, the last known value
         if self.residual:
             x = x - last[:, None, :]  # (B, L, 1)
@@ -74,14 +96,19 @@ class WindowNet(nn.Module):
             states, _ = self.body(x)  # (B, L, hidden): h_t for every step
             h = states[:, -1]  # (B, hidden): the state after reading the whole window
         out = self.head(h)  # (B, horizon)
+        if self.seasonal_lag:  # out is the seasonal differences d̂: add them to the season
+            return undo_seasonal_difference(window.squeeze(-1), out, self.seasonal_lag)
         return out + last if self.residual else out
 
 
-class Forecaster(ManualBackpropMixin, pl.LightningModule):
+class Forecaster(ExplicitBackpropMixin, pl.LightningModule):
     """The window network trained by the shared manual-backprop step, checked against the
     naive (last value) and seasonal-naive (one season back) forecasts of the same windows."""
 
     input_kind: ClassVar[str] = "windows"
+    # What validation_step logs every epoch: the metrics a search may optimize and prune on.
+    val_metrics: ClassVar[tuple[str, ...]] = ("val/loss", "val/rmse")
+    loss_kind: ClassVar[str] = "mse"  # δ_L = 2 (ŷ − y) / (N h) in model.backprop=explicit
 
     def __init__(
         self,
@@ -93,6 +120,7 @@ class Forecaster(ManualBackpropMixin, pl.LightningModule):
         num_layers: int = 1,
         dropout: float = 0.0,
         residual: bool = True,
+        seasonal_lag: int | None = None,
         cpu_threads: int | None = 1,
         **backprop: Any,
     ) -> None:
@@ -101,7 +129,9 @@ class Forecaster(ManualBackpropMixin, pl.LightningModule):
         self.lookback, self.horizon = lookback, horizon
         self.cpu_threads = cpu_threads
         self.scaler = Scaler.from_state(scaler)
-        self.net = WindowNet(lookback, horizon, cell, hidden_size, num_layers, dropout, residual)
+        self.net = WindowNet(
+            lookback, horizon, cell, hidden_size, num_layers, dropout, residual, seasonal_lag
+        )
         # torchmetrics accumulate over the epoch and sync across DDP ranks; squared=False: RMSE.
         self.val_rmse = MeanSquaredError(squared=False)
         self.test_rmse = MeanSquaredError(squared=False)

@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from hydra.utils import get_class
 
+from bp_app.config.signatures import static_keywords
 from bp_app.errors import ConfigError
-from bp_app.optim import optimizers
+
+if TYPE_CHECKING:
+    import torch
 
 IMPLEMENTATIONS = ("explicit", "torch")
 
-# name -> (bp_app class, torch.optim class, the arguments that make the lecture's variant).
-OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], type[torch.optim.Optimizer], dict]] = {
-    "sgd": (optimizers.SGD, torch.optim.SGD, {}),
-    "momentum": (optimizers.SGD, torch.optim.SGD, {}),
-    "nesterov": (optimizers.SGD, torch.optim.SGD, {"nesterov": True}),
-    "rmsprop": (optimizers.RMSProp, torch.optim.RMSprop, {}),
-    "adam": (optimizers.Adam, torch.optim.Adam, {}),
-    "adamw": (optimizers.AdamW, torch.optim.AdamW, {}),
+# name -> (bp_app class, torch.optim class, the arguments that make the lecture's variant). Paths,
+# not classes: the config check reads them before torch is imported.
+OPTIMIZERS: dict[str, tuple[str, str, dict]] = {
+    "sgd": ("bp_app.optim.optimizers.SGD", "torch.optim.SGD", {}),
+    "momentum": ("bp_app.optim.optimizers.SGD", "torch.optim.SGD", {}),
+    "nesterov": ("bp_app.optim.optimizers.SGD", "torch.optim.SGD", {"nesterov": True}),
+    "rmsprop": ("bp_app.optim.optimizers.RMSProp", "torch.optim.RMSprop", {}),
+    "adam": ("bp_app.optim.optimizers.Adam", "torch.optim.Adam", {}),
+    "adamw": ("bp_app.optim.optimizers.AdamW", "torch.optim.AdamW", {}),
 }
 
 # bp_app's names for hyperparameters that torch.optim spells differently.
@@ -35,8 +39,8 @@ TORCH_NAMES = {"rho": "alpha"}  # RMSProp's decay ρ is torch.optim.RMSprop's al
 META_KEYS = ("name", "impl")
 
 
-def optimizer_class(config: dict[str, Any]) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
-    """The class a config names (for its ``impl``) and the fixed arguments of its variant."""
+def optimizer_class(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The class path a config names (for its ``impl``) and the fixed arguments of its variant."""
     name = config.get("name")
     if name not in OPTIMIZERS:
         raise ConfigError(
@@ -53,18 +57,27 @@ def optimizer_class(config: dict[str, Any]) -> tuple[type[torch.optim.Optimizer]
     return (explicit if impl == "explicit" else library), fixed
 
 
-def optimizer_arguments(config: dict[str, Any]) -> dict[str, Any]:
-    """The config's hyperparameters as the chosen class's keyword arguments, keys checked."""
-    cls, fixed = optimizer_class(config)
+def optimizer_arguments(config: dict[str, Any], imports: bool = True) -> dict[str, Any]:
+    """The config's hyperparameters as the chosen class's keyword arguments, keys checked.
+
+    ``imports=False``: check what bp_app's source says without importing torch (the early check);
+    torch.optim's keys then wait for the full check.
+    """
+    path, fixed = optimizer_class(config)
     arguments = {k: v for k, v in config.items() if k not in META_KEYS}
-    if cls.__module__.startswith("torch."):
+    if path.startswith("torch."):
         arguments = {TORCH_NAMES.get(k, k): v for k, v in arguments.items()}
-    accepted = set(inspect.signature(cls).parameters) - {"params"}
-    unknown = sorted(set(arguments) - accepted)
+    if imports:
+        accepted: set[str] | None = set(inspect.signature(get_class(path)).parameters)
+    else:
+        accepted = static_keywords(path)
+    accepted = accepted - {"params"} if accepted is not None else None
+    unknown = sorted(set(arguments) - accepted) if accepted is not None else []
     if unknown:
+        valid = ", ".join(sorted(accepted or ()))
         raise ConfigError(
             f"optimizer.{unknown[0]} is not a hyperparameter of optimizer={config['name']} "
-            f"({cls.__module__}.{cls.__name__}); valid keys: {', '.join(sorted(accepted))}"
+            f"({path}); valid keys: {valid}"
         )
     if "betas" in arguments:
         arguments["betas"] = tuple(arguments["betas"])
@@ -75,5 +88,5 @@ def build_optimizer(
     params: Iterable[torch.nn.Parameter], config: dict[str, Any]
 ) -> torch.optim.Optimizer:
     """The optimizer over ``params`` that ``config`` describes."""
-    cls, _ = optimizer_class(config)
-    return cls(params, **optimizer_arguments(config))
+    path, _ = optimizer_class(config)
+    return get_class(path)(params, **optimizer_arguments(config))

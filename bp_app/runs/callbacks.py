@@ -9,6 +9,7 @@ from typing import Any
 import pytorch_lightning as pl
 
 from bp_app.runs.crash_checkpoint import CrashCheckpoint
+from bp_app.runs.ddp_stop import AgreedStop
 from bp_app.runs.exact_resume import ExactResume
 from bp_app.runs.graceful_stop import GracefulStop
 from bp_app.runs.layout import checkpoints_dir
@@ -17,12 +18,13 @@ from bp_app.runs.run_record import RunRecord
 
 def run_callbacks(run_dir: Path, data_config: dict[str, Any]) -> list[pl.Callback]:
     """RunRecord (bp-eval and bp-predict need only the checkpoint), GracefulStop (SIGTERM saves
-    last.ckpt), ExactResume (generators saved for a bit-exact resume), CrashCheckpoint (a crash
-    saves last.ckpt)."""
+    last.ckpt; AgreedStop makes every DDP rank stop after the same step), ExactResume (each rank's
+    generators saved for a bit-exact resume), CrashCheckpoint (a crash saves last.ckpt)."""
     checkpoints = checkpoints_dir(run_dir)
     return [
         RunRecord(data_config),
         GracefulStop(checkpoints),
+        AgreedStop(),
         ExactResume(),
         CrashCheckpoint(checkpoints),
     ]

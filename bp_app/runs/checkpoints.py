@@ -11,23 +11,12 @@ import torch
 from hydra.utils import get_class
 
 from bp_app.errors import ConfigError
+from bp_app.runs.layout import existing_checkpoint
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's contents, loaded with torch's safe ``weights_only`` unpickler."""
-    path = Path(path)
-    if path.is_dir():
-        inside = sorted(path.glob("*.ckpt")) or sorted(path.glob("checkpoints/*.ckpt"))
-        example = inside[0] if inside else path / "checkpoints" / "last.ckpt"
-        raise ConfigError(
-            f"ckpt_path={str(path)!r} is a folder, not a checkpoint file; pass the file, "
-            f"e.g. ckpt_path={example}"
-        )
-    if not path.is_file():
-        raise ConfigError(
-            f"ckpt_path={str(path)!r} does not exist; pass a checkpoint of a run, "
-            "e.g. ckpt_path=outputs/<task>/<time>/checkpoints/last.ckpt"
-        )
+    path = existing_checkpoint(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:

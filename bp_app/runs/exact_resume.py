@@ -3,19 +3,24 @@
 ``ExactResume`` adds under ``checkpoint["bp_app_resume"]`` the random generators (torch CPU and
 CUDA, numpy, Python), batch descent's gradient accumulated so far in the epoch, and, for a
 checkpoint written while a step was in flight, the loader position and generators of the last
-finished step. Everything is tensors, lists and ints: checkpoints still load with
+finished step. Under DDP every rank's generators are gathered (rank 0 writes the file) and each
+rank restores its own. Everything is tensors, lists and ints: checkpoints still load with
 ``weights_only``. Details: docs/internals.md.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+import torch.distributed as dist
 from pytorch_lightning.trainer.states import TrainerFn
+
+log = logging.getLogger(__name__)
 
 STATE_KEY = "bp_app_resume"
 
@@ -88,10 +93,14 @@ class ExactResume(pl.Callback):
         fitting = trainer.state.fn == TrainerFn.FITTING
         # A batch was fetched but its step did not finish: save the last finished step instead.
         in_flight = fitting and progress.ready > progress.processed
+        generators = all_generators(
+            self.boundary if in_flight and self.boundary else torch_generators()
+        )
+        # "generators" is rank 0's (the one a single process restores); "rank_generators" lists
+        # every rank's by global rank: each draws its own dropout masks and augmentation.
         state: dict[str, Any] = {
-            "generators": all_generators(
-                self.boundary if in_flight and self.boundary else torch_generators()
-            )
+            "generators": generators,
+            "rank_generators": gather_from_ranks(trainer, generators),
         }
         if in_flight:
             # Where the unfinished batch began: TensorBatchLoader counts mini-batches, several
@@ -118,7 +127,7 @@ class ExactResume(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.loaded is None:
             return
-        restore_generators(self.loaded["generators"])
+        restore_generators(own_generators(trainer, self.loaded))
         self.boundary = torch_generators()
         grads = self.loaded.get("accumulated_grad", {})
         for name, p in pl_module.named_parameters():
@@ -129,6 +138,33 @@ class ExactResume(pl.Callback):
             # the epoch's samples N there (the weights n_b / N of its chunks).
             pl_module.on_train_epoch_start()
         self.loaded = None
+
+
+def gather_from_ranks(trainer: pl.Trainer, generators: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every rank's generators, by global rank. A collective: every rank saves a checkpoint
+    together (``trainer.save_checkpoint`` is one), so every rank gets here together."""
+    if trainer.world_size == 1 or not dist.is_initialized():
+        return [generators]
+    gathered: list[Any] = [None] * trainer.world_size
+    dist.all_gather_object(gathered, generators)
+    return gathered
+
+
+def own_generators(trainer: pl.Trainer, state: dict[str, Any]) -> dict[str, Any]:
+    """This rank's saved generators; rank 0's when the checkpoint holds no state for this rank
+    (saved before per-rank states, or by a different number of ranks)."""
+    per_rank = state.get("rank_generators") or []
+    if len(per_rank) == trainer.world_size:
+        return per_rank[trainer.global_rank]
+    if trainer.world_size > 1 and trainer.is_global_zero:
+        log.warning(
+            "The checkpoint holds the random generators of %d rank(s), this run has %d: every "
+            "rank restores rank 0's, so dropout and augmentation differ from an uninterrupted "
+            "run (resume with the same trainer.devices x trainer.num_nodes to keep them).",
+            len(per_rank) or 1,
+            trainer.world_size,
+        )
+    return state["generators"]
 
 
 def rewind_loader_position(checkpoint: dict[str, Any], batches_done: int) -> None:

@@ -1,0 +1,1 @@
+"""bp_app's Hydra sweeper on Optuna's ask-and-tell API: ``hydra/sweeper=bp_optuna``."""
