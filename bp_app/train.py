@@ -21,6 +21,7 @@ from bp_app.errors import user_errors
 from bp_app.runs.guard import check_run_dir
 from bp_app.runs.resume import resume_checkpoint
 from bp_app.runs.sigterm import exit_on_signals
+from bp_app.runs.sweep_report import report_jobs_not_run
 
 log = logging.getLogger(__name__)
 register_schemas()
@@ -109,8 +110,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def main(cfg: DictConfig) -> float | None:
     """Entry point: hand the config to ``train``; a user error prints plainly and exits 2."""
     # docker stop or Ctrl-C: the step finishes, last.ckpt is saved, exit 143 or 130.
-    with user_errors("bp-train", log), exit_on_signals():
-        metrics = train(cfg)
+    try:
+        with user_errors("bp-train", log), exit_on_signals():
+            metrics = train(cfg)
+    except SystemExit:
+        report_jobs_not_run()  # a sweep (bp-train -m) stopped by this job: what never ran
+        raise
     # Sweeps (hydra -m with an optimizing sweeper) minimize or maximize this value.
     return metrics.get(cfg.optimized_metric)
 
