@@ -156,7 +156,7 @@ CASES = {
         [], ("'model.dropuot'", "Did you mean 'dropout'"), user_experiment
     ),
     "wrong type": Case(["trainer.max_epochs=abc"], ("trainer.max_epochs='abc'", "expected int")),
-    "learning rate 0": Case(["optimizer.lr=0"], ("optimizer.lr=0 is out of range", "(0, inf)")),
+    "learning rate 0": Case(["optimizer.lr=0"], ("optimizer.lr=0 is out of range", "(0, 1e+06]")),
     "negative learning rate": Case(["optimizer=sgd", "optimizer.lr=-0.1"], ("optimizer.lr=-0.1",)),
     "dropout 1": Case(["model.dropout=1.0"], ("model.dropout=1.0 is out of range", "[0, 1)")),
     "batch size 0": Case(["data.batch_size=0"], ("data.batch_size=0 is out of range", "[1, inf)")),
@@ -184,6 +184,26 @@ CASES = {
     "empty list for a number (found by the fuzzer)": Case(
         ["regularization=l1", "regularization.l1=[]"],
         ("regularization.l1=[] has the wrong type: expected a number, not a list",),
+    ),
+    "learning rate past float32 (found by the fuzzer)": Case(
+        ["optimizer=sgd", "optimizer.lr=1e308"],
+        ("optimizer.lr=1e+308 is out of range", "(0, 1e+06]"),
+    ),
+    "null for a list (found by the fuzzer)": Case(
+        ["model=cnn", "model.hidden_sizes=null"],
+        ("model.hidden_sizes=null has the wrong type: it needs a value here",),
+    ),
+    "a list for an accelerator name (found by the fuzzer)": Case(
+        ["trainer.accelerator=[]"],
+        ("trainer.accelerator=[] has the wrong type: a list is not one",),
+    ),
+    "a float for the device count (found by the fuzzer)": Case(
+        ["trainer.devices=-inf"],
+        ("trainer.devices=-inf has the wrong type: expected a list, str or int",),
+    ),
+    "a list for the optimizer's name (found by the fuzzer)": Case(
+        ["optimizer=rmsprop", "optimizer.name=[]"],
+        ("optimizer.name=[] is not an optimizer bp_app knows", "optimizer=adam"),
     ),
     "model larger than memory": Case(
         ["model.hidden_sizes=[1000000000]"],

@@ -130,6 +130,11 @@ def check_train(overrides: list[str], scratch: Path) -> None:
 @example(overrides=["optimizer=sgd", "optimizer.lr=inf"])
 @example(overrides=["data=digits", "data.val_fraction=nan"])
 @example(overrides=["regularization=l1", "regularization.l1=[]"])  # found: a list for a number
+@example(overrides=["optimizer=adamw", "optimizer.lr=1e308"])  # found: past float32
+@example(overrides=["model=cnn", "model.pool_size=null", "model.hidden_sizes=null"])  # found
+@example(overrides=["trainer.accelerator=[]"])  # found: a list for a name
+@example(overrides=["trainer.devices=-inf"])  # found: a float for int | str | list
+@example(overrides=["optimizer=rmsprop", "optimizer.name=[]"])  # found: a list as a dict key
 def test_bp_train_in_process(scratch, overrides):
     check_train(overrides, scratch)
 

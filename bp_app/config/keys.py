@@ -7,20 +7,19 @@ nearest valid one ("did you mean").
 
 from __future__ import annotations
 
-import collections.abc
 import dataclasses
 import difflib
 import inspect
-import types
 import typing
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 from hydra.utils import get_object
 from omegaconf import OmegaConf
 
 from bp_app.config.signatures import static_keywords
 from bp_app.config.sources import KeySources
+from bp_app.config.value_types import check_value_type
 from bp_app.errors import ConfigError
 
 HYDRA_KEYS = {"_target_", "_convert_", "_recursive_", "_partial_", "_args_"}
@@ -62,52 +61,14 @@ def _type_hints(target: Any) -> dict[str, Any]:
             own = typing.get_type_hints(init)
         except Exception:  # unresolvable forward references: skip the type check, not the key
             own = {}
-        hints = {**own, **hints}
         parameters = inspect.signature(init).parameters.values()
+        for p in parameters:  # ``x: int = None`` takes None, whatever its hint says
+            if p.default is None and p.name in own:
+                own[p.name] = own[p.name] | None
+        hints = {**own, **hints}
         if not any(p.kind is p.VAR_KEYWORD for p in parameters):
             break
     return hints
-
-
-def _simple_type(hint: Any) -> type | None:
-    """int, float, bool or str, unwrapping Optional[...]; None for anything richer."""
-    origin = typing.get_origin(hint)
-    if origin in (Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _simple_type(args[0]) if len(args) == 1 else None
-    return hint if hint in (int, float, bool, str) else None
-
-
-def _is_sequence(hint: Any) -> bool:
-    """Sequence[...], list[...] or tuple[...] (also inside Optional); False for unions with a
-    scalar (``int | Sequence[int]``), which take both."""
-    origin = typing.get_origin(hint)
-    if origin in (Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return len(args) == 1 and _is_sequence(args[0])
-    return origin in (list, tuple, collections.abc.Sequence)
-
-
-def check_value_type(where: str, key: str, value: Any, hint: Any) -> None:
-    if _is_sequence(hint) and value is not None and not isinstance(value, (list, tuple)):
-        raise ConfigError(
-            f"{where}.{key}={value!r} has the wrong type: expected a list, e.g. "
-            f"{where}.{key}=[128]. Fix the value in the YAML file or on the command line."
-        )
-    expected = _simple_type(hint)
-    if expected is None or value is None:
-        return
-    ok = {
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
-        bool: isinstance(value, bool),
-        str: isinstance(value, str),
-    }[expected]
-    if not ok:
-        raise ConfigError(
-            f"{where}.{key}={value!r} has the wrong type: expected {expected.__name__}. "
-            f"Fix the value in the YAML file or on the command line (e.g. {where}.{key}=...)."
-        )
 
 
 def check_target_node(

@@ -43,18 +43,30 @@ POSITIVE = Range(0, low_open=True)
 NON_NEGATIVE = Range(0)
 UNIT = Range(0, 1)  # [0, 1): a decay rate of 1 would never forget, and never move
 
+# The update runs in float32: a Python float past its largest value (about 3.4e38) fails to
+# convert inside torch (``w.add_(g, alpha=-η)``), and products such as η·λ get there from far
+# smaller factors. No η, λ or ε means anything past a million, so that is the ceiling.
+UPDATE_MAX = 1e6
+
+
+def update_scale(low_open: bool, meaning: str) -> Range:
+    """[0, 10^6] (or (0, 10^6]): a step size, penalty or ε the float32 update can hold."""
+    return Range(0, UPDATE_MAX, low_open=low_open, high_open=False, meaning=meaning)
+
+
 OPTIMIZER_RANGES: dict[str, Range] = {
-    "lr": Range(0, low_open=True, meaning="the learning rate η"),
+    "lr": update_scale(True, "the learning rate η"),
     "momentum": Range(0, 1, meaning="the momentum μ"),
     "rho": Range(0, 1, meaning="RMSProp's decay ρ of the squared-gradient average"),
     "betas": Range(0, 1, lists=True, meaning="Adam's decays (β1, β2) of the gradient moments"),
-    "eps": Range(0, low_open=True, meaning="the denominator's ε"),
-    "weight_decay": Range(0, meaning="the weight decay λ"),
+    "eps": update_scale(True, "the denominator's ε"),
+    "weight_decay": update_scale(False, "the weight decay λ"),
 }
 
 REGULARIZATION_RANGES: dict[str, Range] = {
-    "l1": Range(0, meaning="the L1 strength λ1"),
-    "l2": Range(0, meaning="the L2 strength λ2"),
+    "strength": update_scale(False, "the penalty's strength λ (l1 and l2 follow it)"),
+    "l1": update_scale(False, "the L1 strength λ1"),
+    "l2": update_scale(False, "the L2 strength λ2"),
 }
 
 BATCH_SIZE = Range(1, integer=True, meaning="examples per forward pass")
@@ -81,8 +93,8 @@ SCHEDULER_RANGES: dict[str, Range] = {
     "step_size": Range(1, integer=True, meaning="intervals between decays"),
     "gamma": Range(0, 1, low_open=True, high_open=False, meaning="the decay factor"),
     "T_max": Range(1, integer=True, meaning="intervals from η to eta_min"),
-    "eta_min": NON_NEGATIVE,
-    "max_lr": Range(0, low_open=True, lists=True, meaning="the peak learning rate"),
+    "eta_min": update_scale(False, "the lowest learning rate"),
+    "max_lr": Range(0, UPDATE_MAX, True, False, lists=True, meaning="the peak learning rate"),
     "total_steps": Range(1, integer=True, meaning="the cycle's length in intervals"),
     "pct_start": Range(0, 1, low_open=True, meaning="the share of the cycle spent warming up"),
     "div_factor": Range(0, low_open=True),
@@ -91,7 +103,7 @@ SCHEDULER_RANGES: dict[str, Range] = {
     "patience": Range(0, integer=True, meaning="epochs without improvement before a cut"),
     "threshold": NON_NEGATIVE,
     "cooldown": Range(0, integer=True),
-    "min_lr": NON_NEGATIVE,
+    "min_lr": update_scale(False, "the lowest learning rate"),
 }
 
 
