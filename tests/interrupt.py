@@ -54,6 +54,18 @@ class SigtermAt(pl.Callback):
             os.kill(os.getpid(), self.signum)
 
 
+class CtrlCJobAt(pl.Callback):
+    """On global rank 0 after global step ``step``: SIGINT to the whole process group, as a
+    terminal's Ctrl-C reaches every process of the job in the foreground."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.is_global_zero and trainer.global_step == self.step:
+            os.killpg(os.getpgrp(), signal.SIGINT)
+
+
 def training_state(checkpoint: dict[str, Any]) -> dict[str, Any]:
     """What must match bitwise after an exact resume."""
     return {
