@@ -19,6 +19,7 @@ from bp_app.config.checks import check_train_config
 from bp_app.config.schema import register_schemas
 from bp_app.errors import user_errors
 from bp_app.runs.guard import check_run_dir
+from bp_app.runs.preemption import requeue_on_preemption
 from bp_app.runs.resume import resume_checkpoint
 from bp_app.runs.sigterm import exit_on_signals
 from bp_app.runs.sweep_report import report_jobs_not_run
@@ -49,7 +50,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from bp_app.runs.callbacks import run_callbacks
     from bp_app.runs.checkpoint_fit import check_checkpoint_fits
     from bp_app.runs.checkpoint_io import AtomicCheckpointIO
-    from bp_app.runs.launch import check_sweep_launch
+    from bp_app.runs.launch import check_elastic_restarts, check_sweep_launch
     from bp_app.runs.metrics import (
         best_checkpoint,
         check_finite,
@@ -61,6 +62,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     # Then what needs the classes, the checkpoint to start from, the run directory.
     check_train_config(cfg)
+    check_elastic_restarts()  # torchrun --max-restarts on a store a restart cannot reuse
     ckpt_path = resume_checkpoint(cfg)  # ckpt_path (or =last), or resume=auto's pick, or None
     out = Path(cfg.paths.run_dir)
     check_run_dir(out, ckpt_path)  # writable; a finished run there is never overwritten
@@ -109,9 +111,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Entry point: hand the config to ``train``; a user error prints plainly and exits 2."""
-    # docker stop or Ctrl-C: the step finishes, last.ckpt is saved, exit 143 or 130.
+    # docker stop or Ctrl-C: the step finishes, last.ckpt is saved, exit 143 or 130. A submitit
+    # job's preemption signal does the same, then submitit requeues the job and it resumes.
     try:
-        with user_errors("bp-train", log), exit_on_signals():
+        with user_errors("bp-train", log), requeue_on_preemption(), exit_on_signals():
             metrics = train(cfg)
     except SystemExit:
         report_jobs_not_run()  # a sweep (bp-train -m) stopped by this job: what never ran

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU check: one GPU in fp32, one GPU in 16-mixed and, when more than one GPU is visible, DDP
-# over all of them, each on generated MNIST-shaped data (data=synthetic). Prints throughput
+# over all of them (checked: rank 0 must report one process per visible GPU), each on generated MNIST-shaped data (data=synthetic). Prints throughput
 # (samples/s over epochs 2..3) and the test figures; then fp32 again with the NaN guard off and
 # with data.steps_per_batch=1 (what the guard and the step grouping cost), and bp-bench's GPU
 # table (epoch and optimizer rows, --quick). Each run is cut off after RUN_TIMEOUT seconds and
@@ -77,6 +77,11 @@ run single_fp32 "${SINGLE[@]}" trainer.precision=32-true
 run single_16mixed "${SINGLE[@]}" trainer.precision=16-mixed
 if [[ "$GPUS" -gt 1 ]]; then
     run ddp_fp32 "${MULTI[@]}" trainer.precision=32-true
+    # trainer=ddp takes every visible GPU (devices: -1): rank 0 reports the world it joined.
+    ranks="$(grep -o -m1 'Starting with [0-9]* processes' "$OUT_DIR/ddp_fp32.log" | tr -dc 0-9)"
+    [[ "$ranks" == "$GPUS" ]] && ranks_rc=0 || ranks_rc=1
+    echo "ddp ranks: ${ranks:-none} of $GPUS GPUs"
+    SUMMARY+=("$(printf '%-10s exit %-3s %s' ddp_ranks "$ranks_rc" "${ranks:-none} of $GPUS")")
 else
     echo "=== ddp: skipped, one GPU visible"
 fi

@@ -1,10 +1,12 @@
-"""Test callbacks for DDP runs: what each rank drew and ended with, and a preemption of the job.
+"""Test callbacks for DDP runs: what each rank drew and ended with; a preemption, a crash or a
+killed rank.
 
 Added through the config: ``+callbacks.probe._target_=tests.rank_probes.RankProbe``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -67,3 +69,58 @@ class RaiseOnRankAt(pl.Callback):
     def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
         if trainer.global_rank == self.rank and trainer.global_step == self.step:
             raise RuntimeError(f"rank {self.rank} failed before step {self.step}")
+
+
+class KillRankAt(pl.Callback):
+    """SIGKILL global rank ``rank``'s own process before global step ``step``, on a torchrun
+    group's first attempt only (TORCHELASTIC_RESTART_COUNT=0): a node lost mid-epoch, which no
+    handler can see. The restarted group runs on. A ``killed_rank<r>_step<k>`` file in
+    ``dirpath`` says it happened."""
+
+    def __init__(self, rank: int, step: int, dirpath: str) -> None:
+        self.rank, self.step, self.dirpath = rank, step, Path(dirpath)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT") == "0"
+        if first_attempt and trainer.global_rank == self.rank and trainer.global_step == self.step:
+            (self.dirpath / f"killed_rank{self.rank}_step{self.step}").touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class PreemptOnceAt(pl.Callback):
+    """After global step ``step``, send this process submitit's preemption signal (USR2), as
+    submitit's local controller does before a job's time limit and SLURM before a preemption;
+    once: a ``preempted_step<k>`` file in ``dirpath`` marks that the first attempt got it."""
+
+    def __init__(self, step: int, dirpath: str) -> None:
+        self.step, self.marker = step, Path(dirpath) / f"preempted_step{step}"
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step and not self.marker.exists():
+            self.marker.touch()
+            os.kill(os.getpid(), signal.SIGUSR2)
+
+
+class KillDuringSave(pl.Callback):
+    """On global rank ``rank``, when last.ckpt is written after global step ``step``: write half
+    of its bytes, then SIGKILL the process, as a node lost in the middle of a save."""
+
+    def __init__(self, rank: int, step: int) -> None:
+        self.rank, self.step = rank, step
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if trainer.global_rank != self.rank:
+            return
+        save = torch.save
+
+        def save_half_then_die(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+            if trainer.global_step != self.step or "last.ckpt" not in getattr(f, "name", ""):
+                return save(obj, f, *args, **kwargs)
+            data = io.BytesIO()
+            save(obj, data, *args, **kwargs)
+            f.write(data.getvalue()[: len(data.getvalue()) // 2])
+            f.flush()
+            os.fsync(f.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        torch.save = save_half_then_die  # this rank's process only; it ends here

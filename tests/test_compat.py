@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch.utils.tensorboard import SummaryWriter
 
 from bp_app.compat import CHECKED_AGAINST
@@ -18,6 +19,7 @@ from bp_app.compat.lightning import (
     batches_that_stepped,
     is_local_path,
     relaunches_command,
+    request_stop_after_step,
     set_batches_that_stepped,
 )
 from bp_app.compat.torch_api import file_writer, foreach_norm
@@ -53,6 +55,29 @@ def test_the_relaunching_ddp_launcher_is_recognised():
     assert isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher)
     assert relaunches_command(trainer.strategy.launcher)
     assert not relaunches_command(quiet_trainer(max_epochs=1).strategy.launcher)
+
+
+def test_a_requested_stop_ends_fit_after_that_step_as_sigterm_does():
+    """AgreedStop (runs/ddp_stop.py) stops every DDP rank through Lightning's private SIGTERM
+    flag: the flag must still be the one ``trainer.received_sigterm`` reports, and the loop must
+    still end the fit after the step that set it, with SIGTERMException."""
+    import pytorch_lightning as pl
+
+    from bp_app.models.mlp import MLPClassifier
+    from tests.conftest import RandomImages
+
+    class StopAfter(pl.Callback):
+        def on_train_batch_end(self, trainer: pl.Trainer, *args: object) -> None:
+            if trainer.global_step == 2:
+                assert not trainer.received_sigterm
+                request_stop_after_step(trainer)
+                assert trainer._signal_connector.received_sigterm and trainer.received_sigterm
+
+    model = MLPClassifier(input_shape=[1, 2, 3], num_classes=4, optimizer={"name": "adam"})
+    trainer = quiet_trainer(max_steps=5, callbacks=[StopAfter()], limit_val_batches=0)
+    with pytest.raises(SIGTERMException):
+        trainer.fit(model, datamodule=RandomImages(batch_size=8))
+    assert trainer.global_step == 2  # the step that asked finished; no other began
 
 
 def test_summary_writer_file_writer_and_foreach_norm(tmp_path):

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 
 import pytest
 import torch
 
+from bp_app.runs.checkpoints import load_checkpoint
 from bp_app.runs.sigterm import EXIT_SIGTERM
 from tests.ranks import finish, start_ranks
 
@@ -84,3 +86,32 @@ def test_one_rank_failing_ends_every_rank_with_its_error_and_keeps_last_ckpt(tmp
     assert f"RuntimeError: rank 1 failed before step {STOP_AT}" in results[1][1]
     checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == 5  # the end of epoch 1
+
+
+@pytest.mark.slow
+def test_rank_zero_killed_while_writing_last_ckpt_leaves_the_previous_one_loadable(tmp_path):
+    """Rank 0 (the one that writes) dies halfway through writing the end of epoch 2's last.ckpt:
+    the half-written bytes sit in a hidden temporary file, last.ckpt is still epoch 1's and loads,
+    and rank 1 ends instead of waiting at the save's barrier."""
+    args = [
+        *(arg for arg in TRAIN if not arg.startswith("trainer.max_epochs=")),
+        "trainer.max_epochs=2",
+        "logger=none",
+        f"+callbacks.probe.dirpath={tmp_path}",
+        f"hydra.run.dir={tmp_path}/run",
+        "+callbacks.kill._target_=tests.rank_probes.KillDuringSave",
+        "+callbacks.kill.rank=0",
+        "+callbacks.kill.step=10",  # the end of epoch 2 (5 steps each)
+    ]
+    results = finish(start_ranks(tmp_path, args), timeout=120)
+    outputs = "".join(output for _, output in results)
+    assert "[killed after" not in outputs, outputs[-3000:]  # rank 1 did not hang
+    assert results[0][0] == -signal.SIGKILL and results[1][0] != 0, outputs[-3000:]
+    checkpoints = tmp_path / "run" / "checkpoints"
+    (partial,) = checkpoints.glob(".last.ckpt.*.tmp")  # the write that was cut off
+    last = checkpoints / "last.ckpt"
+    assert 0 < partial.stat().st_size < last.stat().st_size
+    with pytest.raises((OSError, RuntimeError)):  # torch 2.14: OSError (EINVAL) on a cut zip
+        torch.load(partial, weights_only=True)  # half a file: unreadable, and never taken
+    assert load_checkpoint(last)["global_step"] == 5  # the end of epoch 1, whole
+    assert [p.name for p in checkpoints.glob("*last*.ckpt")] == ["last.ckpt"]

@@ -1,6 +1,8 @@
-"""How bp-train's processes start under DDP, and the one combination it refuses."""
+"""How bp-train's processes start under DDP, and the combinations it refuses."""
 
 from __future__ import annotations
+
+import os
 
 import pytorch_lightning as pl
 
@@ -35,3 +37,22 @@ def check_sweep_launch(trainer: pl.Trainer) -> None:
         "or run each configuration as its own bp-train command; or let torchrun or SLURM "
         "(hydra/launcher=slurm) start the processes."
     )
+
+
+def check_elastic_restarts() -> None:
+    """Refuse a torchrun group that may restart (``--max-restarts`` > 0) on a shared store.
+
+    torchrun's c10d rendezvous lends its own TCP store to the ranks (TORCHELASTIC_USE_AGENT_STORE)
+    and, in torch 2.14, keeps that one store for the agent's lifetime. A restarted group's ranks
+    read the keys the first attempt's ranks left there (each rank's gloo/NCCL address) and hang
+    connecting to ranks that no longer exist. With TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 every
+    attempt's rank 0 hosts a new store, and a restart works (tests/test_elastic_restart.py).
+    """
+    restarts = int(os.environ.get("TORCHELASTIC_MAX_RESTARTS", "0"))
+    if restarts > 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+        raise ConfigError(
+            f"torchrun --max-restarts={restarts} lends its rendezvous store to the ranks, and "
+            "torch keeps the first attempt's keys in it, so a restarted group would hang "
+            "connecting its ranks. Start torchrun with TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 in "
+            "its environment (each attempt then gets a new store), or without --max-restarts."
+        )
