@@ -107,7 +107,16 @@ def check_target_node(
                 f"Valid keys: {', '.join(sorted(accepted))}."
             )
         if key in hints:
-            check_value_type(where, key, value, hints[key])
+            check_value_type(where, key, value, hints[key], declared_by_bp_app(target, key))
+
+
+def declared_by_bp_app(target: Any, key: str) -> bool:
+    """Whether a bp_app function or class's own ``__init__`` names ``key`` (not one it passes
+    on through ``**kwargs`` to a library class): its hint then says whether None is taken."""
+    if not getattr(target, "__module__", "").startswith("bp_app."):
+        return False
+    init = target.__dict__.get("__init__") if inspect.isclass(target) else target
+    return init is not None and key in inspect.signature(init).parameters
 
 
 def check_group_keys(

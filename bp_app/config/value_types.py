@@ -1,7 +1,7 @@
 """Value types: a key's value must be of the kind its argument's type hint takes.
 
 Only what the hint says for sure is refused: a scalar where a list is wanted (and the reverse),
-null where the argument takes no None (``model.hidden_sizes=null``), a bool for a number. A
+null where a bp_app argument takes no None (``model.hidden_sizes=null``), a bool for a number. A
 dict with ``_target_`` stands for the object Hydra builds from it, so it passes. Anything the
 hint leaves open (Any, a TypeVar, an unresolved name) passes too.
 """
@@ -57,12 +57,17 @@ def takes_container(hint: Any) -> bool:
     return kind is object or issubclass(kind, iterable)
 
 
-def check_value_type(where: str, key: str, value: Any, hint: Any) -> None:
-    """Raise ConfigError when ``value`` cannot be a value of ``hint`` (see the module doc)."""
+def check_value_type(where: str, key: str, value: Any, hint: Any, own: bool = True) -> None:
+    """Raise ConfigError when ``value`` cannot be a value of ``hint`` (see the module doc).
+
+    ``own``: the hint is bp_app's, so a hint without None means None is refused; other
+    libraries' hints leave None out where their code takes it (Lightning's logger save_dir)."""
     name = f"{where}.{key}"
     fix = f"Fix the value in the YAML file or on the command line (e.g. {name}=...)."
     if value is None:
-        if not takes_none(hint):
+        # Sizes and numbers only: a path left null (paths.run_dir while a search composes its
+        # trials) is filled in later, so str and Path arguments may be null here.
+        if own and not takes_none(hint) and (is_sequence(hint) or hint in (int, float, bool)):
             raise ConfigError(f"{name}=null has the wrong type: it needs a value here. {fix}")
         return
     if is_sequence(hint) and not isinstance(value, (list, tuple)):
