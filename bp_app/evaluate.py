@@ -11,6 +11,7 @@ from bp_app.compat.lightning_logs import lightning_logs_to_stderr
 from bp_app.config import config_dir, container
 from bp_app.config.schema import register_schemas
 from bp_app.errors import user_errors
+from bp_app.runs.heap import command_process, frozen_imports
 from bp_app.runs.layout import existing_checkpoint
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,12 @@ lightning_logs_to_stderr()  # before Hydra sets up logging, as importing Lightni
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test metrics of ``cfg.ckpt_path``, as bp-train's test stage reports them."""
     existing_checkpoint(cfg.ckpt_path)  # a wrong path answers before torch and Lightning load
-    import pytorch_lightning as pl
+    with frozen_imports():  # a command's process: out of the collector's walks (runs/heap.py)
+        import pytorch_lightning as pl
 
-    from bp_app.config.build import instantiate, set_threads, trainer_node
-    from bp_app.runs.checkpoint_fit import check_data_fits_checkpoint
-    from bp_app.runs.checkpoints import load_checkpoint, load_model
+        from bp_app.config.build import instantiate, set_threads, trainer_node
+        from bp_app.runs.checkpoint_fit import check_data_fits_checkpoint
+        from bp_app.runs.checkpoints import load_checkpoint, load_model
 
     checkpoint = load_checkpoint(cfg.ckpt_path)
     pl.seed_everything(cfg.seed, workers=True)
@@ -44,7 +46,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")
 def main(cfg: DictConfig) -> None:
-    with user_errors("bp-eval"):
+    with user_errors("bp-eval"), command_process():
         evaluate(cfg)
 
 

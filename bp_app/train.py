@@ -19,6 +19,7 @@ from bp_app.config.checks import check_train_config
 from bp_app.config.schema import register_schemas
 from bp_app.errors import user_errors
 from bp_app.runs.guard import check_run_dir
+from bp_app.runs.heap import command_process, frozen_imports
 from bp_app.runs.preemption import requeue_on_preemption
 from bp_app.runs.resume import resume_checkpoint
 from bp_app.runs.sigterm import exit_on_signals
@@ -33,35 +34,37 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Train and test one configured run; return its final val and test metrics."""
     # Check: keys, numbers and choices first, from the config and bp_app's sources alone.
     check_train_config(cfg, imports=False)
-    # Now the heavy part: torch, Lightning, and the data and model modules through build.
-    import pytorch_lightning as pl
-    from pytorch_lightning.loggers import TensorBoardLogger
+    # Now the heavy part: torch, Lightning, and the data and model modules through build;
+    # a command's process freezes them out of the garbage collector's walks (runs/heap.py).
+    with frozen_imports():
+        import pytorch_lightning as pl
+        from pytorch_lightning.loggers import TensorBoardLogger
 
-    from bp_app.callbacks.run_summary import RunSummary, command_line, config_yaml
-    from bp_app.callbacks.trial_pruning import trial_record
-    from bp_app.config.build import (
-        build_callbacks,
-        build_datamodule,
-        build_loggers,
-        build_model,
-        build_trainer,
-        set_threads,
-    )
-    from bp_app.runs.callbacks import run_callbacks
-    from bp_app.runs.checkpoint_fit import check_checkpoint_fits
-    from bp_app.runs.checkpoint_io import AtomicCheckpointIO
-    from bp_app.runs.launch import check_elastic_restarts, check_sweep_launch
-    from bp_app.runs.metrics import (
-        best_checkpoint,
-        check_finite,
-        flat_params,
-        log_hparams_with_metrics,
-        scalars,
-        write_metrics,
-    )
+        from bp_app.callbacks.run_summary import RunSummary, command_line, config_yaml
+        from bp_app.callbacks.trial_pruning import trial_record
+        from bp_app.config.build import (
+            build_callbacks,
+            build_datamodule,
+            build_loggers,
+            build_model,
+            build_trainer,
+            set_threads,
+        )
+        from bp_app.runs.callbacks import run_callbacks
+        from bp_app.runs.checkpoint_fit import check_checkpoint_fits
+        from bp_app.runs.checkpoint_io import AtomicCheckpointIO
+        from bp_app.runs.launch import check_elastic_restarts, check_sweep_launch
+        from bp_app.runs.metrics import (
+            best_checkpoint,
+            check_finite,
+            flat_params,
+            log_hparams_with_metrics,
+            scalars,
+            write_metrics,
+        )
 
-    # Then what needs the classes, the checkpoint to start from, the run directory.
-    check_train_config(cfg)
+        # Then what needs the classes (it imports every target), the checkpoint, the run dir.
+        check_train_config(cfg)
     check_elastic_restarts()  # torchrun --max-restarts on a store a restart cannot reuse
     ckpt_path = resume_checkpoint(cfg)  # ckpt_path (or =last), or resume=auto's pick, or None
     out = Path(cfg.paths.run_dir)
@@ -113,8 +116,14 @@ def main(cfg: DictConfig) -> float | None:
     """Entry point: hand the config to ``train``; a user error prints plainly and exits 2."""
     # docker stop or Ctrl-C: the step finishes, last.ckpt is saved, exit 143 or 130. A submitit
     # job's preemption signal does the same, then submitit requeues the job and it resumes.
+    # command_process: a command's one run may freeze its imports (runs/heap.py).
     try:
-        with user_errors("bp-train", log), requeue_on_preemption(), exit_on_signals():
+        with (
+            user_errors("bp-train", log),
+            requeue_on_preemption(),
+            exit_on_signals(),
+            command_process(),
+        ):
             metrics = train(cfg)
     except SystemExit:
         report_jobs_not_run()  # a sweep (bp-train -m) stopped by this job: what never ran

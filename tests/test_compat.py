@@ -131,3 +131,57 @@ def test_lightning_still_sets_up_its_console_logger_as_bp_app_replays_it(package
         "_logger.propagate = False",
     ):
         assert line in source, f"{package}/__init__.py changed: check compat/lightning_logs.py"
+
+
+def test_the_inspect_hook_reaches_its_listeners_only_and_the_same_weights_come_out():
+    """compat.step_hooks: with the plain precision and no profiler, on_before_optimizer_step is
+    called on the callbacks that define it (each step, gradients present, logging allowed) and
+    nowhere else; a profiler keeps Lightning's own dispatch. Weights and clipping are the same."""
+    import inspect
+
+    import pytorch_lightning as pl
+    from pytorch_lightning.plugins.precision import Precision
+
+    from bp_app.models.mlp import MLPClassifier
+    from tests.conftest import RandomImages
+
+    class Inspector(pl.Callback):
+        def __init__(self) -> None:
+            self.seen: list[tuple[int, bool, str]] = []
+
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+            has_grads = all(p.grad is not None for p in pl_module.parameters())
+            self.seen.append((trainer.global_step, has_grads, pl_module._current_fx_name))
+
+    class Silent(pl.Callback):  # defines other hooks only: Lightning would still call it
+        def on_train_batch_end(self, *args) -> None:
+            pass
+
+    def fit(profiler: str | None) -> tuple[MLPClassifier, Inspector, bool]:
+        torch.manual_seed(0)
+        model = MLPClassifier(
+            input_shape=[1, 2, 3], num_classes=4, optimizer={"name": "adam"}, gradient_clip_val=0.01
+        )
+        inspector = Inspector()
+        trainer = quiet_trainer(
+            max_steps=3, callbacks=[Silent(), inspector], limit_val_batches=0, profiler=profiler
+        )
+        trainer.fit(model, datamodule=RandomImages(batch_size=8))
+        return model, inspector, "_after_closure" in vars(trainer.precision_plugin)
+
+    (narrow, heard, installed), (wide, heard_wide, installed_wide) = fit(None), fit("simple")
+    assert installed and not installed_wide
+    assert (
+        heard.seen == heard_wide.seen == [(s, True, "on_before_optimizer_step") for s in range(3)]
+    )
+    for p, q in zip(narrow.parameters(), wide.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert narrow.last_grad_norm is not None  # the mixin's clip, its module hook, ran
+    # What the replacement repeats of Lightning's method: an upgrade that changes it fails here.
+    source = inspect.getsource(Precision._after_closure)
+    for line in (
+        'call._call_callback_hooks(trainer, "on_before_optimizer_step", optimizer)',
+        'call._call_lightning_module_hook(trainer, "on_before_optimizer_step", optimizer)',
+        "self._clip_gradients(",
+    ):
+        assert line in source

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,9 @@ def test_run_directory_holds_config_checkpoints_events_and_metrics(finished_run)
     assert 0.0 <= metrics["test/acc"] <= 1.0
     assert f"test/acc = {metrics['test/acc']:.4f}" in result.stdout
     assert "tensorboard --logdir" in result.stdout
+    # The command's process froze torch's and Lightning's objects (bp_app/runs/heap.py).
+    frozen = re.search(r"garbage collector's walks: (\d+) objects", result.stdout + result.stderr)
+    assert frozen and int(frozen.group(1)) > 100_000
 
 
 def test_event_file_has_the_design_tags(finished_run):
@@ -78,3 +82,4 @@ def test_bp_eval_reproduces_the_test_metrics_of_the_best_checkpoint(finished_run
     assert result.returncode == 0, result.stderr[-3000:]
     test_acc = json.loads((run / "metrics.json").read_text())["test/acc"]
     assert f"test/acc = {test_acc:.4f}" in result.stdout
+    assert "garbage collector's walks" in result.stdout + result.stderr  # bp-eval froze too

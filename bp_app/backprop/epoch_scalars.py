@@ -28,6 +28,7 @@ class EpochScalars:
 
     def __init__(self) -> None:
         self.sums: Tensor | None = None  # (loss·n, penalty·n, correct) summed over the epoch
+        self.parts: tuple[Tensor, ...] = ()  # the three views of sums the steps add into
         self.count = 0  # examples this process trained on this epoch (a Python int: no sync)
         self.has_penalty = False
         self.has_correct = False
@@ -37,21 +38,21 @@ class EpochScalars:
 
     @torch.no_grad()
     def add(self, loss: Tensor, penalty: Tensor | None, correct: Tensor | None, n: int) -> None:
-        """One step's (or one batch-descent chunk's) numbers: a few device ops, no host read."""
-        detached = penalty.detach() if penalty is not None else None
-        self.last = (loss.detach(), detached, correct, n)
-        zero = loss.new_zeros((), dtype=torch.float32)
-        step = torch.stack(
-            [
-                loss.detach().float() * n,
-                penalty.detach().float() * n if penalty is not None else zero,
-                correct.float() if correct is not None else zero,
-            ]
-        )
-        self.sums = step if self.sums is None else self.sums.add_(step)
+        """One step's (or one batch-descent chunk's) numbers: an in-place add each, no host read."""
+        loss = loss.detach()
+        penalty = penalty.detach() if penalty is not None else None
+        self.last = (loss, penalty, correct, n)
+        if self.sums is None:
+            self.sums = loss.new_zeros(3, dtype=torch.float32)
+            self.parts = self.sums.unbind()  # views: each step adds into them, nothing to stack
+        self.parts[0].add_(loss, alpha=n)  # Σ loss·n
+        if penalty is not None:
+            self.parts[1].add_(penalty, alpha=n)  # Σ penalty·n
+            self.has_penalty = True
+        if correct is not None:
+            self.parts[2].add_(correct)  # Σ correct
+            self.has_correct = True
         self.count += n
-        self.has_penalty |= penalty is not None
-        self.has_correct |= correct is not None
 
     @torch.no_grad()
     def add_check(self, error: Tensor) -> None:

@@ -29,6 +29,7 @@ from torch import Tensor
 from bp_app.backprop import step_groups
 from bp_app.backprop.epoch_scalars import EpochScalars, first_step_scalars
 from bp_app.compat.lightning import backward_without_hooks
+from bp_app.compat.step_hooks import listening_step_hooks
 from bp_app.data.tensor_loader import StepGroup
 from bp_app.errors import ConfigError
 from bp_app.optim.factory import build_optimizer
@@ -133,6 +134,7 @@ class ManualBackpropMixin:
         return loss.detach()
 
     def on_train_epoch_start(self) -> None:
+        listening_step_hooks(self.trainer)  # the inspect hook on its listeners only (compat)
         if self.full_batch:
             # N over all ranks, once per epoch: DDP shards may differ in size by one example.
             local = torch.tensor(step_groups.samples_per_epoch(self.trainer), device=self.device)

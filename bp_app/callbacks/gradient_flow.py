@@ -26,8 +26,11 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from PIL import Image
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
+
+from bp_app.callbacks.norm_chart import gradient_norms_image
 
 
 def layer_name(param_name: str) -> str:
@@ -132,11 +135,14 @@ class GradientFlow(pl.Callback):
         self.flush(trainer)  # a run stopped by max_steps inside an epoch
         if self.dirpath is None or not self.history or not trainer.is_global_zero:
             return
-        from bp_app.callbacks.lecture_figures import gradient_norms_figure, publish  # matplotlib
-
         # The per-layer picture: ‖g_l‖ against the step, one line per layer, log scale.
-        figure = gradient_norms_figure(dict(self.history))
-        publish(trainer, figure, self.dirpath / "gradient_norms.png", "grad_norm/picture")
+        rgb = gradient_norms_image(dict(self.history))
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rgb).save(self.dirpath / "gradient_norms.png")
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                step = trainer.global_step
+                logger.experiment.add_image("grad_norm/picture", rgb, step, dataformats="HWC")
 
     def log_update_ratio(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """‖Δw_l‖ / ‖w_l‖ of the logged step, once its update is done."""

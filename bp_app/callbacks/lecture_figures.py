@@ -1,5 +1,6 @@
-"""Matplotlib pictures of the lecture's concepts (a computation graph, gradient norms per layer),
-drawn with the Agg canvas; imported only by the runs that draw them."""
+"""Matplotlib pictures of the lecture's concepts (a computation graph), drawn with the Agg canvas;
+imported only by the runs that draw them (every run's gradient-norm chart is Pillow's:
+norm_chart.py)."""
 
 from __future__ import annotations
 
@@ -86,25 +87,4 @@ def computation_graph_figure(graph) -> Figure:
         fontsize=9,
     )
     figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93)
-    return figure
-
-
-def gradient_norms_figure(history: dict[str, list[tuple[int, float]]]) -> Figure:
-    """‖g_l‖ per layer (first layer darkest) against the optimizer step, on a log scale: a
-    vanishing gradient shows as the early layers' lines lying decades below the last's."""
-    figure = Figure(figsize=(7.5, 4.2), dpi=90)
-    axis = figure.add_subplot()
-    palette = ["#0a3069", "#0550ae", "#0969da", "#218bff", "#54aeff", "#80ccff", "#b6e3ff"]
-    for i, (layer, points) in enumerate(history.items()):
-        steps = [s for s, v in points if v > 0]
-        values = [v for s, v in points if v > 0]
-        colour = palette[min(i, len(palette) - 1)] if i < len(history) - 1 else "#cf222e"
-        axis.plot(steps, values, marker="o", markersize=2, linewidth=1.3, color=colour, label=layer)
-    axis.set_yscale("log")
-    axis.set_xlabel("optimizer step")
-    axis.set_ylabel("‖∂J/∂θ_l‖ (layer l's gradient norm)")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize=7, ncol=2)
-    axis.set_title("gradient norm per layer (output layer in red)", fontsize=10)
-    figure.tight_layout()
     return figure
