@@ -22,6 +22,10 @@ class DataError(BPAppError):
     """A data set that is missing, corrupt or unusable."""
 
 
+class StorageError(BPAppError):
+    """A disk that cannot take the run's files (full, over quota)."""
+
+
 @contextmanager
 def user_errors(command: str, log: logging.Logger | None = None) -> Iterator[None]:
     """Inside this block a BPAppError ends the command with one line ``<command>: error: ...``

@@ -26,12 +26,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         import pytorch_lightning as pl
 
         from bp_app.config.build import instantiate, set_threads, trainer_node
+        from bp_app.runs.checkpoint_fit import check_data_fits_checkpoint
         from bp_app.runs.checkpoints import load_checkpoint, load_model
 
     checkpoint = load_checkpoint(cfg.ckpt_path)
     pl.seed_everything(cfg.seed, workers=True)
     data_config = container(cfg.data) if cfg.get("data") else checkpoint["bp_app"]["data"]
     datamodule = instantiate(data_config, "data", _convert_="all")
+    check_data_fits_checkpoint(cfg.ckpt_path, checkpoint, datamodule)  # data=<other>: same sizes
     model = load_model(cfg.ckpt_path, checkpoint)
     set_threads(cfg)
     trainer = instantiate(trainer_node(cfg), "trainer", logger=False, _convert_="all")

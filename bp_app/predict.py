@@ -9,8 +9,28 @@ import hydra
 from omegaconf import DictConfig
 
 from bp_app.config import config_dir
-from bp_app.errors import BPAppError, user_errors
+from bp_app.errors import BPAppError, ConfigError, user_errors
 from bp_app.runs.checkpoints import load_checkpoint, load_model
+
+# What each kind of model predicts from; the other options would be silently ignored.
+OPTIONS_BY_KIND = {
+    "images": ("inputs", "image files or a folder, e.g. inputs=[a.png,b.png]"),
+    "tokens": ("text", "inputs", 'a text or a file of texts, e.g. text="not bad at all"'),
+    "windows": ("steps", "how far past the end of its series to forecast, e.g. steps=24"),
+}
+PREDICT_OPTIONS = ("inputs", "text", "steps")
+
+
+def check_options_fit(cfg: DictConfig, kind: str) -> None:
+    """inputs=[a.png] for a forecaster (or steps= for an image model) is refused, not ignored."""
+    *used, example = OPTIONS_BY_KIND.get(kind, (*PREDICT_OPTIONS, ""))
+    for option in PREDICT_OPTIONS:
+        if option not in used and cfg.get(option) is not None:
+            raise ConfigError(
+                f"{option}={cfg.get(option)} does not fit this checkpoint: its model takes "
+                f"{kind} and predicts from {' or '.join(f'{u}=' for u in used)} ({example}). "
+                f"Drop {option}=, or pass a checkpoint of a model that takes it."
+            )
 
 
 def predict(cfg: DictConfig) -> list[dict[str, Any]]:
@@ -18,6 +38,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     checkpoint = load_checkpoint(cfg.ckpt_path)
     model = load_model(cfg.ckpt_path, checkpoint)
     kind = model.input_kind
+    check_options_fit(cfg, kind)
     try:
         predictor = importlib.import_module(f"bp_app.predictors.{kind}")
     except ModuleNotFoundError as error:

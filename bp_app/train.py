@@ -22,7 +22,8 @@ from bp_app.runs.guard import check_run_dir
 from bp_app.runs.heap import command_process, frozen_imports
 from bp_app.runs.preemption import requeue_on_preemption
 from bp_app.runs.resume import resume_checkpoint
-from bp_app.runs.sigterm import exit_on_sigterm
+from bp_app.runs.sigterm import exit_on_signals
+from bp_app.runs.sweep_report import report_jobs_not_run
 
 log = logging.getLogger(__name__)
 register_schemas()
@@ -55,6 +56,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         from bp_app.runs.launch import check_elastic_restarts, check_sweep_launch
         from bp_app.runs.metrics import (
             best_checkpoint,
+            check_finite,
             flat_params,
             log_hparams_with_metrics,
             scalars,
@@ -76,7 +78,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = build_model(cfg, datamodule)
     log.info("Model: %s\n%s", cfg.model._target_, model)
     if ckpt_path:
-        check_checkpoint_fits(ckpt_path, model)  # another model's checkpoint: say which
+        # Another model's checkpoint, or one past trainer.max_epochs: say which.
+        check_checkpoint_fits(ckpt_path, model, cfg.trainer.get("max_epochs"))
     callbacks = [*build_callbacks(cfg), *run_callbacks(out, container(cfg.data))]
     callbacks.append(RunSummary(config_yaml(cfg), command_line()))  # TEXT and GRAPHS tabs
     # Checkpoints written to a temporary file and renamed: a kill mid-save keeps the old one.
@@ -96,7 +99,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model, datamodule=datamodule, ckpt_path=best_checkpoint(trainer))
         metrics.update(scalars(trainer.callback_metrics, prefix="test/"))
 
-    # Write: metrics.json (the run is finished) and the HPARAMS row.
+    # Write: metrics.json (the run is finished) and the HPARAMS row; NaN is no result.
+    check_finite(metrics, out)
     if trainer.is_global_zero:
         write_metrics(out, metrics)
         for logger in trainer.loggers:
@@ -110,16 +114,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Entry point: hand the config to ``train``; a user error prints plainly and exits 2."""
-    # docker stop: the step finishes, last.ckpt is saved, exit 143. A submitit job's preemption
-    # signal does the same, then submitit requeues the job and it resumes.
+    # docker stop or Ctrl-C: the step finishes, last.ckpt is saved, exit 143 or 130. A submitit
+    # job's preemption signal does the same, then submitit requeues the job and it resumes.
     # command_process: a command's one run may freeze its imports (runs/heap.py).
-    with (
-        user_errors("bp-train", log),
-        requeue_on_preemption(),
-        exit_on_sigterm(),
-        command_process(),
-    ):
-        metrics = train(cfg)
+    try:
+        with (
+            user_errors("bp-train", log),
+            requeue_on_preemption(),
+            exit_on_signals(),
+            command_process(),
+        ):
+            metrics = train(cfg)
+    except SystemExit:
+        report_jobs_not_run()  # a sweep (bp-train -m) stopped by this job: what never ran
+        raise
     # Sweeps (hydra -m with an optimizing sweeper) minimize or maximize this value.
     return metrics.get(cfg.optimized_metric)
 

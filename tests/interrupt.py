@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any
 
 import pytorch_lightning as pl
@@ -42,14 +43,27 @@ class CrashAt(pl.Callback):
 
 
 class SigtermAt(pl.Callback):
-    """Send this process SIGTERM (what docker stop sends) after global step ``step``."""
+    """Send this process SIGTERM (what docker stop sends) after global step ``step``;
+    ``name=SIGINT`` sends what Ctrl-C sends instead."""
+
+    def __init__(self, step: int, name: str = "SIGTERM") -> None:
+        self.step, self.signum = step, signal.Signals[name]
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), self.signum)
+
+
+class CtrlCJobAt(pl.Callback):
+    """On global rank 0 after global step ``step``: SIGINT to the whole process group, as a
+    terminal's Ctrl-C reaches every process of the job in the foreground."""
 
     def __init__(self, step: int) -> None:
         self.step = step
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
+        if trainer.is_global_zero and trainer.global_step == self.step:
+            os.killpg(os.getpgrp(), signal.SIGINT)
 
 
 def training_state(checkpoint: dict[str, Any]) -> dict[str, Any]:
@@ -100,3 +114,14 @@ class PoisonAt(pl.Callback):
         if self.target == "parameter" and self.batch in self.batches:
             with torch.no_grad():
                 next(pl_module.parameters())[0, 0] = float("nan")
+
+
+class SlowSteps(pl.Callback):
+    """Sleep ``seconds`` after every training step, so that a signal sent from outside lands
+    mid-training; it draws no random numbers and changes no value."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        time.sleep(self.seconds)

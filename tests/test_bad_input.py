@@ -11,23 +11,38 @@ record must survive too.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from bp_app.errors import BPAppError
 from bp_app.predict import predict
 from bp_app.train import train
+from tests.bad_input_files import (
+    HUGE,
+    MNIST,
+    REVIEWS,
+    SHORT,
+    UNLABELLED,
+    WITH_NAN,
+    WITH_TEXT,
+    Case,
+    assert_kept,
+    csv_file,
+    finish,
+    mnist_with_label,
+    random_bytes,
+    snapshot,
+    swapped_mnist,
+    truncated_last,
+    truncated_mnist,
+    user_experiment,
+)
 from tests.conftest import FAST, REPO, compose_config, run_command
 from tests.fake_mnist import write_fake_mnist
 
 QUICK = [*FAST, "callbacks.gradient_flow=null", "callbacks.image_panels=null"]
-MNIST = ["data=mnist", "data.batch_size=64"]
 
 
 # ---------------------------------------------------------------- the earlier run
@@ -52,68 +67,7 @@ def earlier_run(tmp_path_factory, mnist_root) -> Path:
     return root / "run"
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def assert_kept(before: dict[str, str], folder: Path) -> None:
-    after = snapshot(folder)
-    changed = [name for name, digest in before.items() if after.get(name) != digest]
-    assert not changed, f"earlier output changed or deleted: {changed}"
-
-
 # ---------------------------------------------------------------- in-process cases
-@dataclass
-class Case:
-    """``overrides`` for bp-train; ``setup(tmp)`` may write files and return more overrides."""
-
-    overrides: list[str]
-    expect: tuple[str, ...]
-    setup: Callable[[Path], list[str]] = field(default=lambda tmp: [])
-
-
-def user_experiment(tmp: Path) -> list[str]:
-    experiments = tmp / "user_conf" / "experiment"
-    experiments.mkdir(parents=True)
-    (experiments / "mine.yaml").write_text("# @package _global_\nmodel:\n  dropuot: 0.1\n")
-    return [f"hydra.searchpath=[file://{experiments.parent}]", "experiment=mine"]
-
-
-def truncated_mnist(tmp: Path) -> list[str]:
-    raw = write_fake_mnist(tmp / "data", n_train=60, n_test=20)
-    images = raw / "train-images-idx3-ubyte"
-    images.write_bytes(images.read_bytes()[:20_000])  # a download cut off
-    return [*MNIST, f"data.root={tmp / 'data'}"]
-
-
-def csv_file(name: str, text: str, data: str, model: str) -> Callable[[Path], list[str]]:
-    def write(tmp: Path) -> list[str]:
-        (tmp / name).write_text(text)
-        return [f"model={model}", f"data={data}", f"data.path={tmp / name}"]
-
-    return write
-
-
-def finish(run_dir: Path) -> list[str]:
-    (run_dir / "metrics.json").write_text("{}\n")  # what a finished run leaves
-    return []
-
-
-def series(values: list[str]) -> str:
-    return "month,value\n" + "".join(
-        f"19{49 + i // 12}-{i % 12 + 1:02d},{v}\n" for i, v in enumerate(values)
-    )
-
-
-REVIEWS = "text,label\ngood film,pos\n,neg\nbad film,neg\n"
-UNLABELLED = "text,label\ngood film,pos\nbad film,\n"
-WITH_NAN = series(["112", "118", "nan", *[str(100 + i) for i in range(60)]])
-WITH_TEXT = series(["112", "118", "lots", *[str(100 + i) for i in range(60)]])
-SHORT = series([str(100 + i) for i in range(20)])
 
 CASES = {
     # ------------------------------------------------ config
@@ -121,7 +75,7 @@ CASES = {
         [], ("'model.dropuot'", "Did you mean 'dropout'"), user_experiment
     ),
     "wrong type": Case(["trainer.max_epochs=abc"], ("trainer.max_epochs='abc'", "expected int")),
-    "learning rate 0": Case(["optimizer.lr=0"], ("optimizer.lr=0 is out of range", "(0, inf)")),
+    "learning rate 0": Case(["optimizer.lr=0"], ("optimizer.lr=0 is out of range", "(0, 1e+06]")),
     "negative learning rate": Case(["optimizer=sgd", "optimizer.lr=-0.1"], ("optimizer.lr=-0.1",)),
     "dropout 1": Case(["model.dropout=1.0"], ("model.dropout=1.0 is out of range", "[0, 1)")),
     "batch size 0": Case(["data.batch_size=0"], ("data.batch_size=0 is out of range", "[1, inf)")),
@@ -136,6 +90,77 @@ CASES = {
     "checkpoint of another size": Case(
         ["model.hidden_sizes=[32]", *MNIST, "ckpt_path=last"],
         ("of another size", "hidden_sizes: checkpoint [128], this run [32]"),
+    ),
+    # issue 22: hostile but realistic input
+    "negative seed": Case(["seed=-1"], ("seed=-1 is out of range", "[0, 4294967295]")),
+    "negative layer size": Case(
+        ["model.hidden_sizes=[-3]"], ("model.hidden_sizes=[-3] is out of range", "[1, inf)")
+    ),
+    "layer of zero units": Case(["model.hidden_sizes=[0]"], ("model.hidden_sizes=[0]",)),
+    "a number for a list (found by the fuzzer)": Case(
+        ["model.hidden_sizes=1e308"], ("model.hidden_sizes=1e+308 has the wrong type", "[128]")
+    ),
+    "empty list for a number (found by the fuzzer)": Case(
+        ["regularization=l1", "regularization.l1=[]"],
+        ("regularization.l1=[] has the wrong type: expected a number, not a list",),
+    ),
+    "learning rate past float32 (found by the fuzzer)": Case(
+        ["optimizer=sgd", "optimizer.lr=1e308"],
+        ("optimizer.lr=1e+308 is out of range", "(0, 1e+06]"),
+    ),
+    "null for a list (found by the fuzzer)": Case(
+        ["model=cnn", "model.hidden_sizes=null"],
+        ("model.hidden_sizes=null has the wrong type: it needs a value here",),
+    ),
+    "a list for an accelerator name (found by the fuzzer)": Case(
+        ["trainer.accelerator=[]"],
+        ("trainer.accelerator=[] has the wrong type: a list is not one",),
+    ),
+    "a float for the device count (found by the fuzzer)": Case(
+        ["trainer.devices=-inf"],
+        ("trainer.devices=-inf has the wrong type: expected a list, str or int",),
+    ),
+    "a list for the optimizer's name (found by the fuzzer)": Case(
+        ["optimizer=rmsprop", "optimizer.name=[]"],
+        ("optimizer.name=[] is not an optimizer bp_app knows", "optimizer=adam"),
+    ),
+    "model larger than memory": Case(
+        ["model.hidden_sizes=[1000000000]"],
+        ("75,000,000,010 parameters", "GB of memory available", "model.hidden_sizes="),
+    ),
+    "data removed": Case(["~data"], ("'data' is missing", "data=digits")),
+    "model removed": Case(["~model"], ("'model' is missing", "model=mlp")),
+    "seed removed": Case(["~seed"], ("'seed' is missing", "seed=42")),
+    "added top-level key": Case(["+new_key=1"], ("Unknown top-level config key 'new_key'",)),
+    "zero epochs": Case(["trainer.max_epochs=0"], ("trainer.max_epochs=0 trains nothing",)),
+    "dict for a number": Case(
+        ["optimizer.lr={a: 1}"], ("optimizer.lr={'a': 1} has the wrong type: expected a number",)
+    ),
+    "MNIST label out of range": Case(
+        [],
+        ("train-labels-idx1-ubyte holds label 200 at index 17", "0..9"),
+        mnist_with_label,
+    ),
+    "swapped IDX files": Case(
+        [],
+        ("train-images-idx3-ubyte should hold images (IDX magic number 2051)", "2049", "swapped"),
+        swapped_mnist,
+    ),
+    "series of random bytes": Case(
+        [], ("sales.csv is not UTF-8 text",), random_bytes("sales.csv", "series_csv", "forecaster")
+    ),
+    "series too large to scale": Case(
+        [],
+        ("too large to scale", "reaches 3e+300"),
+        csv_file("sales.csv", HUGE, "series_csv", "forecaster"),
+    ),
+    "truncated last.ckpt on resume": Case(
+        [],
+        ("last.ckpt is not a readable checkpoint: it is cut short", "ckpt_path=", "best-"),
+        truncated_last,
+    ),
+    "checkpoint folder": Case(
+        ["ckpt_path=/tmp"], ("ckpt_path='/tmp' is a folder, not a checkpoint file",)
     ),
     # ------------------------------------------------ data
     # The MNIST cases resume the earlier run and fail inside fit, while it loads the data.
@@ -226,21 +251,6 @@ def test_corrupt_image_for_prediction(earlier_run, tmp_path, capsys):
         predict(cfg)
     assert f"{broken}: error: not a readable PNG or JPEG image" in capsys.readouterr().err
     assert_kept(before, earlier_run)
-
-
-def test_unknown_group_option_lists_the_options(tmp_path):
-    with pytest.raises(MissingConfigException) as error:
-        compose_config("train", ["model=perceptron"], tmp_path / "run")
-    assert "Could not find 'model/perceptron'" in str(error.value) and "mlp" in str(error.value)
-
-
-def test_misspelled_top_level_key_in_a_yaml_file(tmp_path):
-    experiments = tmp_path / "user_conf" / "experiment"
-    experiments.mkdir(parents=True)
-    (experiments / "mine.yaml").write_text("# @package _global_\nseeed: 3\n")
-    searchpath = f"hydra.searchpath=[file://{experiments.parent}]"
-    with pytest.raises(ConfigCompositionException, match="Key 'seeed' not in 'TrainSchema'"):
-        compose_config("train", [searchpath, "experiment=mine"], tmp_path / "run")
 
 
 # ---------------------------------------------------------------- on the command line

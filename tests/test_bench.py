@@ -4,6 +4,8 @@ and the time-to-accuracy callback records the first epoch that reaches its thres
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import torch
 
@@ -88,3 +90,14 @@ def test_stop_at_accuracy_records_the_first_epoch_that_reaches_it(tmp_path):
     reached = json.loads(record.read_text())
     assert reached["epoch"] == 0 and trainer.current_epoch == 1  # stopped after the first
     assert reached["global_step"] == 5 and reached["fit_seconds"] > 0
+
+
+def test_the_raw_script_baseline_imports_no_lightning():
+    """The whole-run baseline is plain PyTorch: were it to import Lightning (say, for the fit
+    clock), its start-up would carry Lightning's and bp-train / raw would read too low."""
+    probe = (
+        "import sys, bp_app.benchmarks.raw_script; "
+        "print(sorted(m for m in sys.modules if 'lightning' in m or m == 'torchmetrics'))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

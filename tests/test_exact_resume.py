@@ -15,6 +15,7 @@ import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from bp_app.runs import exact_resume
+from bp_app.runs.sigterm import EXIT_SIGINT, exit_on_signals
 from bp_app.train import train
 from tests.conftest import FAST, compose_config
 from tests.interrupt import Interrupted, differences, training_state
@@ -115,6 +116,21 @@ def test_sigterm_stop_resumes_exactly(in_one_go, tmp_path):
         run(tmp_path, "stopped", [*MINIBATCH, *sigterm])
     assert last(tmp_path / "mlp_digits" / "stopped")["global_step"] == 23
     # ckpt_path=last from a new run directory: the newest last.ckpt of this task.
+    resumed = run(tmp_path, "resumed", [*MINIBATCH, "ckpt_path=last"])
+    assert_same_end(resumed, in_one_go)
+
+
+@pytest.mark.parametrize("step", [1, 10, 23])  # the first step, an epoch's end, mid-epoch
+def test_ctrl_c_stops_after_the_step_exits_130_and_resumes_exactly(in_one_go, tmp_path, step):
+    ctrl_c = [
+        "+callbacks.stop._target_=tests.interrupt.SigtermAt",
+        f"+callbacks.stop.step={step}",
+        "+callbacks.stop.name=SIGINT",
+    ]
+    with pytest.raises(SystemExit) as stopped, exit_on_signals():  # as bp-train's main runs it
+        run(tmp_path, "stopped", [*MINIBATCH, *ctrl_c])
+    assert stopped.value.code == EXIT_SIGINT == 130
+    assert last(tmp_path / "mlp_digits" / "stopped")["global_step"] == step
     resumed = run(tmp_path, "resumed", [*MINIBATCH, "ckpt_path=last"])
     assert_same_end(resumed, in_one_go)
 

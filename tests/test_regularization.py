@@ -118,7 +118,7 @@ def test_l1_run_logs_penalty_and_sparsity(train_config, tmp_path: Path):
     "overrides, fragment",
     [
         (["regularization=l1", "regularization.l1=-1e-4"], "regularization.l1=-0.0001 is out"),
-        (["regularization=l2", "regularization.l2=-1"], "must be a number in [0, inf)"),
+        (["regularization=l2", "regularization.l2=-1"], "must be a number in [0, 1e+06]"),
         (["regularization=elastic", "regularization.l2=-0.5"], "(the L2 strength λ2)"),
         (["+regularization.l3=0.1"], "Unknown config key 'regularization.l3'"),
     ],

@@ -16,7 +16,7 @@ import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from bp_app.runs.sigterm import EXIT_SIGTERM, exit_on_sigterm
+from bp_app.runs.sigterm import EXIT_SIGINT, EXIT_SIGTERM, exit_on_signals
 from tests.conftest import FAST
 from tests.tensorboard_events import accumulators, hparams_rows
 
@@ -121,7 +121,7 @@ def test_sigterm_checkpoints_exits_143_and_the_same_command_resumes(tmp_path):
 
 def test_sigterm_outside_the_training_loop_exits_143_at_once():
     previous = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(SystemExit) as stopped, exit_on_sigterm():
+    with pytest.raises(SystemExit) as stopped, exit_on_signals():
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the handler raises before this ends
     assert stopped.value.code == EXIT_SIGTERM
@@ -130,6 +130,54 @@ def test_sigterm_outside_the_training_loop_exits_143_at_once():
 
 def test_lightnings_sigterm_exception_becomes_status_143():
     # Lightning's SIGTERMException is a SystemExit without a code, i.e. status 0.
-    with pytest.raises(SystemExit) as stopped, exit_on_sigterm():
+    with pytest.raises(SystemExit) as stopped, exit_on_signals():
         raise SIGTERMException
     assert stopped.value.code == EXIT_SIGTERM
+
+
+def test_ctrl_c_on_a_real_process_exits_130_and_resumes_exactly(tmp_path):
+    """Ctrl-C (SIGINT from outside, at whatever step the process is in) behaves as docker stop
+    does: the step finishes, last.ckpt is saved, exit 130; the resumed run ends bit for bit where
+    the same run in one go ends."""
+    from bp_app.train import train
+    from tests.conftest import compose_config
+    from tests.interrupt import differences, training_state
+
+    settings = [
+        *(arg for arg in FAST if not arg.startswith("trainer.max_epochs=")),
+        "trainer.max_epochs=2",
+        "trainer.deterministic=true",
+        "data.batch_size=32",  # 40 steps an epoch
+        "model.dropout=0.3",  # the generators matter
+        "logger=none",
+        "callbacks.gradient_flow=null",
+        "callbacks.image_panels=null",
+        "test=false",
+    ]
+    slow = ["+callbacks.slow._target_=tests.interrupt.SlowSteps", "+callbacks.slow.seconds=0.03"]
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bp_app.train", *settings, *slow, f"hydra.run.dir={run_dir}"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=container_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for_file("checkpoints/last.ckpt", run_dir, process, timeout=240)  # epoch 1 is done
+    process.send_signal(signal.SIGINT)
+    log, _ = process.communicate(timeout=120)
+    assert process.returncode == EXIT_SIGINT, log[-3000:]
+    stopped = re.search(r"SIGINT \(Ctrl-C\): stopped after global step (\d+)", log)
+    assert stopped, log[-3000:]
+    assert STEPS_PER_EPOCH <= int(stopped.group(1)) < 2 * STEPS_PER_EPOCH, "stopped mid-training"
+    assert "Traceback" not in log
+
+    train(compose_config("train", settings, run_dir))  # resume=auto: continues this directory
+    reference = tmp_path / "reference"
+    train(compose_config("train", settings, reference))
+
+    def state(run: Path) -> dict:
+        return training_state(torch.load(run / "checkpoints" / "last.ckpt", weights_only=True))
+
+    assert not differences(state(run_dir), state(reference))

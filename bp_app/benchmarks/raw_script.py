@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bp_app.benchmarks.run_clock import write_clock
+from bp_app.benchmarks.clock_file import write_clock
 
 
 def read_idx(path: str | Path, header_bytes: int) -> torch.Tensor:

@@ -5,17 +5,12 @@ Kept apart from the benchmarks so that a bp-train process it is added to imports
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 
-
-def write_clock(record: str | Path, fit_started: float, finished: float) -> None:
-    """Wall-clock times (time.time()) of fit's start and of the end of fit + test."""
-    Path(record).write_text(json.dumps({"fit_started": fit_started, "finished": finished}))
+from bp_app.benchmarks.clock_file import write_clock
 
 
 class FitClock(pl.Callback):

@@ -14,6 +14,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from bp_app.config import container
 from bp_app.errors import BPAppError, ConfigError
+from bp_app.models.memory import check_model_memory
 from bp_app.runs.threads import apply_threads
 
 
@@ -43,17 +44,25 @@ def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
 
 
 def build_model(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
-    """The model, sized by the data, with the optimization choices as plain containers."""
-    return instantiate(
-        cfg.model,
-        "model",
-        **datamodule.model_inputs(),
-        optimizer=container(cfg.optimizer),
-        scheduler=container(cfg.scheduler),
-        regularization=container(cfg.regularization),
-        descent=container(cfg.descent),
-        _convert_="all",
-    )
+    """The model, sized by the data, with the optimization choices as plain containers; one
+    too large for this machine's memory fails first, saying how much it needs."""
+
+    inputs = datamodule.model_inputs()  # may read the data: not on the meta device
+
+    def build() -> pl.LightningModule:
+        return instantiate(
+            cfg.model,
+            "model",
+            **inputs,
+            optimizer=container(cfg.optimizer),
+            scheduler=container(cfg.scheduler),
+            regularization=container(cfg.regularization),
+            descent=container(cfg.descent),
+            _convert_="all",
+        )
+
+    check_model_memory(build)  # on the meta device: shapes only, no storage
+    return build()
 
 
 def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:

@@ -14,14 +14,18 @@ from bp_app.config.choices import (
     check_nesterov,
     check_scheduler_config,
 )
-from bp_app.config.keys import check_group_keys, walk_targets
+from bp_app.config.keys import check_group_keys, check_top_level, walk_targets
 from bp_app.config.ranges import (
     MODEL_RANGES,
+    SEED,
     check_optimizer_ranges,
     check_ranges,
     check_regularization_ranges,
+    check_run_length,
     check_threads,
+    check_value,
 )
+from bp_app.config.schema import TrainSchema
 from bp_app.config.sources import KeySources
 from bp_app.optim.factory import optimizer_arguments
 
@@ -32,6 +36,11 @@ DESCENT_KEYS = {"mode"}
 # schedule (choices.SCHEDULER_KEYS).
 
 
+# What a run cannot do without: ~data or ~seed on the command line removes them.
+REQUIRED = ("data", "model", "optimizer", "regularization", "descent", "scheduler", "trainer")
+REQUIRED += ("paths", "seed")
+
+
 def check_train_config(cfg: DictConfig, imports: bool = True) -> None:
     """Raise ConfigError for any key, type or pairing that cannot work.
 
@@ -40,6 +49,9 @@ def check_train_config(cfg: DictConfig, imports: bool = True) -> None:
     whatever needs an import (Lightning's own classes' keys, types, model-data pairing) left to
     the full pass, which runs next.
     """
+    check_top_level(cfg, TrainSchema, REQUIRED)
+    check_value("", "seed", cfg.seed, SEED)
+    check_run_length(container(cfg.trainer))
     sources = KeySources.from_hydra()  # an unknown key's message names the file that set it
     for group in ("data", "model", "trainer", "logger", "callbacks"):
         node: Any = container(cfg.get(group))

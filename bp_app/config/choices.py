@@ -71,7 +71,7 @@ def check_descent(node: dict[str, Any], batch_size: Any) -> None:
 def check_scheduler_config(node: dict[str, Any]) -> None:
     """A known schedule, only its own keys, a known interval and values in range."""
     name = node.get("name", "none")
-    if name not in SCHEDULER_KEYS:
+    if not isinstance(name, str) or name not in SCHEDULER_KEYS:  # a list cannot be looked up
         raise ConfigError(
             f"scheduler.name={name!r} is unknown; choose scheduler="
             + " | scheduler=".join(SCHEDULER_KEYS)

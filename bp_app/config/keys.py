@@ -7,17 +7,19 @@ nearest valid one ("did you mean").
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
-import types
 import typing
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 from hydra.utils import get_object
+from omegaconf import OmegaConf
 
 from bp_app.config.signatures import static_keywords
 from bp_app.config.sources import KeySources
+from bp_app.config.value_types import check_value_type
 from bp_app.errors import ConfigError
 
 HYDRA_KEYS = {"_target_", "_convert_", "_recursive_", "_partial_", "_args_"}
@@ -59,37 +61,14 @@ def _type_hints(target: Any) -> dict[str, Any]:
             own = typing.get_type_hints(init)
         except Exception:  # unresolvable forward references: skip the type check, not the key
             own = {}
-        hints = {**own, **hints}
         parameters = inspect.signature(init).parameters.values()
+        for p in parameters:  # ``x: int = None`` takes None, whatever its hint says
+            if p.default is None and p.name in own:
+                own[p.name] = own[p.name] | None
+        hints = {**own, **hints}
         if not any(p.kind is p.VAR_KEYWORD for p in parameters):
             break
     return hints
-
-
-def _simple_type(hint: Any) -> type | None:
-    """int, float, bool or str, unwrapping Optional[...]; None for anything richer."""
-    origin = typing.get_origin(hint)
-    if origin in (Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _simple_type(args[0]) if len(args) == 1 else None
-    return hint if hint in (int, float, bool, str) else None
-
-
-def check_value_type(where: str, key: str, value: Any, hint: Any) -> None:
-    expected = _simple_type(hint)
-    if expected is None or value is None:
-        return
-    ok = {
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
-        bool: isinstance(value, bool),
-        str: isinstance(value, str),
-    }[expected]
-    if not ok:
-        raise ConfigError(
-            f"{where}.{key}={value!r} has the wrong type: expected {expected.__name__}. "
-            f"Fix the value in the YAML file or on the command line (e.g. {where}.{key}=...)."
-        )
 
 
 def check_target_node(
@@ -128,7 +107,16 @@ def check_target_node(
                 f"Valid keys: {', '.join(sorted(accepted))}."
             )
         if key in hints:
-            check_value_type(where, key, value, hints[key])
+            check_value_type(where, key, value, hints[key], declared_by_bp_app(target, key))
+
+
+def declared_by_bp_app(target: Any, key: str) -> bool:
+    """Whether a bp_app function or class's own ``__init__`` names ``key`` (not one it passes
+    on through ``**kwargs`` to a library class): its hint then says whether None is taken."""
+    if not getattr(target, "__module__", "").startswith("bp_app."):
+        return False
+    init = target.__dict__.get("__init__") if inspect.isclass(target) else target
+    return init is not None and key in inspect.signature(init).parameters
 
 
 def check_group_keys(
@@ -157,3 +145,34 @@ def walk_targets(node: Any, where: str, sources: KeySources, imports: bool = Tru
     elif isinstance(node, list):
         for i, child in enumerate(node):
             walk_targets(child, f"{where}[{i}]", sources, imports)
+
+
+def check_top_level(cfg: Any, schema: type, required: tuple[str, ...]) -> None:
+    """The composed config has only the schema's keys (``+new_key=1`` too is refused), and none
+    of ``required`` was removed (``~data``) or left unset."""
+    known = {field.name for field in dataclasses.fields(schema)} | {"hydra"}
+    for key in cfg:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"Unknown top-level config key '{key}' (added with +{key}=...?).{hint} "
+                f"bp-train reads only: {', '.join(sorted(known - {'hydra'}))}. Drop it, or put "
+                "a setting inside its group (e.g. +trainer.<key>=..., +callbacks.<name>=...)."
+            )
+    for key in required:
+        if key not in cfg or OmegaConf.is_missing(cfg, key) or cfg[key] is None:
+            options = group_options(key)
+            choose = (
+                f"choose one: {', '.join(f'{key}={o}' for o in options)}"
+                if options
+                else (f"give it a value, e.g. {key}=42")
+            )
+            raise ConfigError(f"'{key}' is missing (removed with ~{key}?); {choose}.")
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group (conf/<group>/*.yaml); [] for a plain key."""
+    from bp_app.config import config_dir
+
+    return sorted(path.stem for path in (config_dir() / group).glob("*.yaml"))

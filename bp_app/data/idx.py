@@ -19,6 +19,8 @@ from torch import Tensor
 from bp_app.errors import DataError
 
 IDX_VALUE_BYTES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
+# The magic number read as one big-endian int: bytes, 3 dimensions for images, 1 for labels.
+IDX_MAGIC = {"images": 0x0803, "labels": 0x0801}  # 2051 and 2049
 
 
 def idx_dims(path: Path, head: bytes, size: int, fix: str) -> tuple[int, ...]:
@@ -27,6 +29,7 @@ def idx_dims(path: Path, head: bytes, size: int, fix: str) -> tuple[int, ...]:
     magic = head[:4]
     if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] not in IDX_VALUE_BYTES:
         raise DataError(f"{path} is not an IDX file (it starts with {magic!r}). {fix}")
+    check_magic(path, int.from_bytes(magic, "big"), fix)
     header = head[4 : 4 + 4 * magic[3]]
     if len(header) < 4 * magic[3]:
         raise DataError(f"{path} is truncated inside its header ({size} bytes). {fix}")
@@ -62,3 +65,17 @@ def read_idx_bytes(path: Path, fix: str) -> Tensor:
     offset = 4 + 4 * len(dims)
     values = np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
     return torch.from_numpy(values.copy())
+
+
+def check_magic(path: Path, magic: int, fix: str) -> None:
+    """An images file must carry the images magic number, a labels file the labels one."""
+    role = "images" if "images" in path.name else "labels" if "labels" in path.name else None
+    if role is None or magic == IDX_MAGIC[role]:
+        return
+    other = {v: k for k, v in IDX_MAGIC.items()}.get(magic)
+    found = f"the magic number {magic} of an IDX {other} file" if other else f"magic number {magic}"
+    swapped = " The images and labels files may be swapped or renamed." if other else ""
+    raise DataError(
+        f"{path} should hold {role} (IDX magic number {IDX_MAGIC[role]}) but has {found}."
+        f"{swapped} {fix}"
+    )

@@ -32,6 +32,18 @@ def check_idx_file(path: Path) -> None:
     )
 
 
+def check_labels(path: Path, labels: Tensor, num_classes: int) -> None:
+    """A label outside 0..num_classes-1 would crash the loss in the middle of training."""
+    bad = torch.nonzero((labels < 0) | (labels >= num_classes)).flatten()
+    if len(bad):
+        index = int(bad[0])
+        raise DataError(
+            f"{path} holds label {int(labels[index])} at index {index} ({len(bad)} such label(s) "
+            f"of {len(labels)}); labels must lie in 0..{num_classes - 1}. Replace the file with "
+            "the original (delete it and set data.download=true), or fix those labels."
+        )
+
+
 class MNISTDataModule(InMemoryDataModule):
     """60,000 training and 10,000 test digits, 28x28; validation is a fixed part of training."""
 
@@ -128,6 +140,8 @@ class MNISTDataModule(InMemoryDataModule):
                     f"images of {tuple(images.shape[1:])} pixels and {len(labels)} labels; "
                     "expected 28x28 images, one label each. Replace them with the original files."
                 )
+        check_labels(self.raw_dir / RAW_FILES[1], train_labels, self.num_classes)
+        check_labels(self.raw_dir / RAW_FILES[3], test_labels, self.num_classes)
         x_train = train_images.float().unsqueeze(1) / 255.0  # (N, 28, 28) -> (N, 1, 28, 28)
         x_test = test_images.float().unsqueeze(1) / 255.0
         if not 0 <= self.val_size < len(x_train):

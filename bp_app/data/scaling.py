@@ -48,11 +48,21 @@ class Scaler:
                     "Use data.scaling=standard or data.scaling=minmax for this series."
                 )
             values = np.log(values)
-        if method == "minmax":
-            low, high = values.min(), values.max()
-            return cls(method, shift=low, scale=(high - low) or 1.0)
-        # A constant training part has σ = 0: scale by 1 rather than divide by zero.
-        return cls(method, shift=values.mean(), scale=values.std() or 1.0)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked below
+            if method == "minmax":
+                low, high = values.min(), values.max()
+                scaler = cls(method, shift=low, scale=(high - low) or 1.0)
+            else:  # a constant training part has σ = 0: scale by 1 rather than divide by zero
+                scaler = cls(method, shift=values.mean(), scale=values.std() or 1.0)
+        finite = np.isfinite([scaler.shift, scaler.scale]).all()
+        if not finite:  # e.g. values near 1e300: σ² overflows, and every metric would be NaN
+            raise DataError(
+                f"{where} is too large to scale: its training part reaches "
+                f"{np.abs(values).max():g}, and its {method} statistics overflow float64. "
+                "Divide the column by a power of ten in the file (e.g. thousands), or use "
+                "data.scaling=log_standard for positive values."
+            )
+        return scaler
 
     def transform(self, values: Array) -> Array:
         """y -> z."""

@@ -8,12 +8,15 @@ then they are filled linearly between their neighbours and the count is logged.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bp_app.data.csv_rows import csv_rows_of
+from bp_app.data.utf8 import read_utf8
 from bp_app.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -39,10 +42,10 @@ def read_series_csv(
     if fill not in FILLS:
         raise ConfigError(f"data.fill={fill!r} is unknown; choose one of: {', '.join(FILLS)}")
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} does not exist; set data.path to a CSV file with a header row")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
+    missing = f"{path} does not exist; set data.path to a CSV file with a header row"
+    content = read_utf8(path, missing)  # random bytes: "not UTF-8 text (line n)", no traceback
+    with csv_rows_of(path, content):
+        rows = list(csv.reader(io.StringIO(content, newline="")))
     if len(rows) < 2:
         raise DataError(f"{path} has no data rows; it needs a header line and one row per time")
     header = [name.strip() for name in rows[0]]

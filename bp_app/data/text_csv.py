@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from bp_app.data.csv_rows import csv_rows_of
 from bp_app.data.text_base import LabelledTexts, TextDataModule, split_indices
 from bp_app.data.utf8 import read_utf8
 from bp_app.errors import DataError
@@ -30,6 +31,13 @@ def read_labelled_csv(
             f"{path} is empty: it needs a header line naming the columns (e.g. "
             f"{text_column},{label_column}) and then one text and its label per line"
         )
+    with csv_rows_of(path, content):  # a 1 MB review is one long field, not an error
+        return _read_rows(path, content, text_column, label_column, delimiter)
+
+
+def _read_rows(
+    path: Path, content: str, text_column: str, label_column: str, delimiter: str
+) -> tuple[list[str], list[str]]:
     reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
     columns = reader.fieldnames or []
     for key, column in (("text_column", text_column), ("label_column", label_column)):

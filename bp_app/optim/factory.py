@@ -42,13 +42,13 @@ META_KEYS = ("name", "impl")
 def optimizer_class(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The class path a config names (for its ``impl``) and the fixed arguments of its variant."""
     name = config.get("name")
-    if name not in OPTIMIZERS:
+    if not isinstance(name, str) or name not in OPTIMIZERS:  # a list: not a name either
         raise ConfigError(
             f"optimizer.name={name!r} is not an optimizer bp_app knows; "
             f"choose optimizer={' | optimizer='.join(OPTIMIZERS)}"
         )
     impl = config.get("impl", "explicit")
-    if impl not in IMPLEMENTATIONS:
+    if not isinstance(impl, str) or impl not in IMPLEMENTATIONS:
         raise ConfigError(
             f"optimizer.impl={impl!r} is unknown; choose optimizer.impl=explicit "
             "(bp_app's written-out update) or optimizer.impl=torch (torch.optim's)"

@@ -40,7 +40,15 @@ def build_scheduler(
         return lr_scheduler.CosineAnnealingLR(optimizer, **args)
     if name == "onecycle":
         args.setdefault("max_lr", [group["lr"] for group in optimizer.param_groups])
-        args.setdefault("total_steps", horizon(interval))
+        planned = horizon(interval)
+        args.setdefault("total_steps", planned)
+        if args["total_steps"] < planned:  # OneCycleLR raises at step total_steps + 1
+            raise ConfigError(
+                f"scheduler.total_steps={args['total_steps']} is shorter than the run, which "
+                f"makes {planned} scheduler {interval}s; the one-cycle schedule cannot go past "
+                f"its end. Set scheduler.total_steps={planned} or more, or leave it null (the "
+                "run's length)."
+            )
         # Warm up from max_lr / div_factor to max_lr, then anneal to a tiny fraction of it.
         return lr_scheduler.OneCycleLR(optimizer, **args)
     args.pop("monitor", None)  # the mixin reads the metric and hands it to step()

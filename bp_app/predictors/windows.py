@@ -8,6 +8,7 @@ recursive: forecasts are fed back in as the newest inputs.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from bp_app.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+MAX_STEPS = 10_000  # a recursive forecast this long takes seconds; 1e8 steps took minutes, silent
+PROGRESS_EVERY = 1_000
+
 
 def future_dates(dates: list[str] | None, steps: int) -> np.ndarray | None:
     """The next ``steps`` dates, one last spacing apart (one month for monthly data)."""
@@ -31,17 +35,38 @@ def future_dates(dates: list[str] | None, steps: int) -> np.ndarray | None:
     return last + spacing * np.arange(1, steps + 1)
 
 
+def forecast_in_blocks(model: Any, window: torch.Tensor, steps: int, horizon: int) -> np.ndarray:
+    """``model.forecast(window, steps)`` in blocks of whole horizons (the same values), with a
+    progress line per block when the forecast is long."""
+    block = horizon * max(1, PROGRESS_EVERY // horizon)
+    values = window.clone()
+    done: list[np.ndarray] = []
+    made = 0
+    while made < steps:
+        part = model.forecast(values[-len(window) :], min(block, steps - made)).cpu().double()
+        values = torch.cat([values[-len(window) :], part.to(values.dtype)])
+        done.append(part.numpy())
+        made += len(part)
+        if steps > PROGRESS_EVERY:
+            print(f"forecast: {made:,} of {steps:,} steps", file=sys.stderr, flush=True)
+    return np.concatenate(done)
+
+
 def predict(model: Any, checkpoint: dict[str, Any], cfg: DictConfig) -> list[dict[str, Any]]:
     """Forecast ``cfg.steps`` values (the model's horizon when unset), print and plot them."""
     state = checkpoint["bp_app"]["data_state"]
     steps = cfg.get("steps")
     steps = state["horizon"] if steps is None else steps
-    if not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"steps={steps!r} must be a positive whole number, e.g. steps=24")
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
+        raise ConfigError(
+            f"steps={steps!r} must be a positive whole number, at most {MAX_STEPS:,}, e.g. "
+            "steps=24 "
+            "(past a few horizons a recursive forecast only feeds on its own guesses)"
+        )
     scaler = Scaler.from_state(state["scaler"])
     history = np.asarray(state["history"], dtype=np.float64)
     window = torch.as_tensor(scaler.transform(history[-state["lookback"] :]))
-    future = scaler.inverse(model.forecast(window, steps).cpu().double().numpy())
+    future = scaler.inverse(forecast_in_blocks(model, window, steps, state["horizon"]))
     dates = future_dates(state["dates"], steps)
 
     name = state["name"]

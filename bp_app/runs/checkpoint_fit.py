@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 import yaml
 
 from bp_app.config import config_dir
+from bp_app.config.choices import check_model_fits_data
 from bp_app.errors import ConfigError
 from bp_app.runs.checkpoints import load_checkpoint
 
@@ -39,9 +40,13 @@ def differing_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[s
     ]
 
 
-def check_checkpoint_fits(path: str | Path, model: pl.LightningModule) -> None:
-    """Raise ConfigError unless the checkpoint at ``path`` holds weights for ``model``."""
+def check_checkpoint_fits(
+    path: str | Path, model: pl.LightningModule, max_epochs: int | None = None
+) -> None:
+    """Raise ConfigError unless the checkpoint at ``path`` holds weights for ``model`` and has
+    not trained more epochs than ``max_epochs`` (Lightning would refuse inside ``fit``)."""
     checkpoint = load_checkpoint(path)  # exists, loads with weights_only, written by bp-train
+    check_epochs_left(path, checkpoint, max_epochs)
     cls = type(model)
     built = f"{cls.__module__}.{cls.__qualname__}"
     saved_target = checkpoint["bp_app"].get("model_target", "?")
@@ -73,3 +78,50 @@ def check_checkpoint_fits(path: str | Path, model: pl.LightningModule) -> None:
         "model and data options of the run that wrote it (its .hydra/config.yaml), or a "
         "checkpoint of this model."
     )
+
+
+def check_epochs_left(path: str | Path, checkpoint: dict[str, Any], max_epochs: int | None) -> None:
+    """A shorter trainer.max_epochs than the checkpoint's completed epochs cannot continue it."""
+    if max_epochs is None or max_epochs < 0:  # -1: no limit; below: the trainer refuses it
+        return
+    progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {})
+    completed = progress.get("current", {}).get("completed", checkpoint.get("epoch", 0))
+    if completed > max_epochs:
+        raise ConfigError(
+            f"ckpt_path={path} has completed {completed} epochs, more than "
+            f"trainer.max_epochs={max_epochs}, so this run has no epoch left to train. Set "
+            f"trainer.max_epochs={completed + 1} or more to continue it, or test it as it is: "
+            f"bp-eval ckpt_path={path}"
+        )
+
+
+# What the data sizes in a model; the scaler is the data's own (another series may be scaled
+# differently and still fit the model).
+NOT_SIZES = {"scaler"}
+
+
+def check_data_fits_checkpoint(
+    path: str | Path, checkpoint: dict[str, Any], datamodule: pl.LightningDataModule
+) -> None:
+    """bp-eval data=<other>: the data must be of the model's kind and of its sizes (image shape,
+    classes, vocabulary, lookback), or the test would crash inside the first forward pass."""
+    data_class = type(datamodule)
+    saved_target = checkpoint["bp_app"]["model_target"]
+    check_model_fits_data(saved_target, f"{data_class.__module__}.{data_class.__qualname__}")
+    saved = dict(checkpoint.get("hyper_parameters", {}))
+    wanted = datamodule.model_inputs()
+    differ = [
+        f"{key}: checkpoint {saved[key]!r}, data {value!r}"
+        for key, value in wanted.items()
+        if key in saved and key not in NOT_SIZES and plain(saved[key]) != plain(value)
+    ]
+    if differ:
+        raise ConfigError(
+            f"ckpt_path={path} holds a model of other sizes than this data gives "
+            f"({'; '.join(differ)}). Evaluate it on the data it was trained on (leave data= out) "
+            "or on data of the same shape."
+        )
+
+
+def plain(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value

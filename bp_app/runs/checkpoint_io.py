@@ -8,7 +8,9 @@ enough across filesystems: docs/internals.md.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from bp_app.compat.lightning import is_local_path
+from bp_app.errors import StorageError
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -37,10 +40,37 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 handle.flush()
                 os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
             os.replace(temporary, path)  # atomic within one filesystem (POSIX rename)
-        except BaseException:
+        except BaseException as error:
             temporary.unlink(missing_ok=True)
+            if is_disk_full(error):
+                raise StorageError(disk_full_message(path)) from None
             raise
         sync_folder(path.parent)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """ENOSPC / EDQUOT, as open() and write() raise it, or as torch's zip writer reports it (a
+    RuntimeError "... file write failed")."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(error, RuntimeError) and "write failed" in str(error)
+
+
+def disk_full_message(path: Path) -> str:
+    """What was not saved, what still is (the old file: saves go to a temporary file first)."""
+    folder = path.parent
+    kept = [
+        p
+        for p in sorted(folder.glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+        if p.stat().st_size
+    ]
+    good = str(path) if path in kept else (str(kept[-1]) if kept else "none yet")
+    free = shutil.disk_usage(folder).free / 1e6
+    return (
+        f"no space left on {folder} ({free:.0f} MB free) while saving {path.name}; last good "
+        f"checkpoint: {good}. Free some space (or write runs to a larger disk with "
+        "paths.output_dir=<folder>), then start the same command again to resume from it."
+    )
 
 
 def sync_folder(folder: Path) -> None:

@@ -3,8 +3,9 @@
 Unlike Lightning's ``ModelCheckpoint(save_on_exception=True)``, ``CrashCheckpoint`` saves only a
 state that resumes exactly (with ExactResume): the state after the last finished step. It saves
 nothing when the update of an unfinished step already ran, before training began, under DDP,
-or for the NaN guard's stop and SIGTERM (GracefulStop saves that one). The cases, one by one:
-docs/internals.md.
+or for the NaN guard's stop, SIGTERM and Ctrl-C (GracefulStop saves those) and a full disk.
+It advises starting again only when the error can pass (``rerun_advice``). The cases, one by
+one: docs/internals.md.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from bp_app.callbacks.nan_guard import NonFiniteError
+from bp_app.errors import StorageError
 from bp_app.runs.layout import last_checkpoint_for
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,12 @@ class CrashCheckpoint(pl.Callback):
             # Before training began (data loading, the checkpoint restore) there is nothing new to
             # keep, and saving would replace a resumed run's last.ckpt with unrestored weights.
             return
-        if isinstance(exception, (SIGTERMException, NonFiniteError)):
+        # A second Ctrl-C (the first stops gracefully) lands anywhere, e.g. after the loader
+        # advanced: the state may not resume exactly, so the last good checkpoint stays.
+        # A full disk (StorageError) cannot take a crash save either.
+        if isinstance(
+            exception, (SIGTERMException, NonFiniteError, KeyboardInterrupt, StorageError)
+        ):
             return
         reason = self.unsaveable(trainer, pl_module)
         if reason:
@@ -67,11 +75,11 @@ class CrashCheckpoint(pl.Callback):
             )
             return
         log.error(
-            "%s during training: saved %s after global step %d. Start the same command again to "
-            "continue from it (resume=auto), or add ckpt_path=last",
+            "%s during training: saved %s after global step %d. %s",
             type(exception).__name__,
             path,
             trainer.global_step,
+            rerun_advice(exception),
         )
 
     def unsaveable(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> str | None:
@@ -89,3 +97,21 @@ class CrashCheckpoint(pl.Callback):
                 "may have added to it"
             )
         return None
+
+
+# Failures a second try may not meet: the machine's, not the program's or the data's.
+PASSING = (OSError, MemoryError, torch.cuda.OutOfMemoryError, ConnectionError, TimeoutError)
+
+
+def rerun_advice(exception: BaseException) -> str:
+    """Advise starting again only when a re-run can succeed: an IndexError from a bad label
+    would crash again at the same step, in a loop of crash saves."""
+    if isinstance(exception, PASSING):
+        return (
+            "Start the same command again to continue from it (resume=auto), or add ckpt_path=last"
+        )
+    return (
+        f"{type(exception).__name__} is an error of the program or the data: it comes back "
+        "if the run is started again as it is, so fix its cause (the error below) first; the fixed "
+        "run continues from this checkpoint (resume=auto, or ckpt_path=last)"
+    )

@@ -1,10 +1,10 @@
-"""Stopping safely on SIGTERM (what ``docker stop`` sends): finish the step, save, exit 143.
+"""Stopping safely on SIGTERM (``docker stop``) or Ctrl-C: finish the step, save, exit 143 / 130.
 
 Lightning stops its loops after the batch in flight on SIGTERM, but saves nothing and exits 0.
 ``GracefulStop`` saves ``last.ckpt`` when that stop passes through ``fit``;
-``bp_app.runs.sigterm.exit_on_sigterm`` (around the whole of bp-train) turns it into status
-143 = 128 + SIGTERM and ends the process at once when no loop runs. What Lightning does on its
-own: docs/internals.md.
+``bp_app.runs.sigterm.exit_on_signals`` (around the whole of bp-train) sends Ctrl-C down the same
+path, turns the stop into status 143 / 130 = 128 + the signal, and ends the process at once when
+no loop runs. What Lightning does on its own: docs/internals.md.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from bp_app.runs.layout import last_checkpoint_for
+from bp_app.runs.sigterm import SIGNAL_NAMES, stop_signal
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,9 @@ class GracefulStop(pl.Callback):
         trainer.save_checkpoint(path, weights_only=False)
         if trainer.is_global_zero:
             log.warning(
-                "SIGTERM: stopped after global step %d and saved %s. "
+                "%s: stopped after global step %d and saved %s. "
                 "Start the same command again to resume from it (resume=auto).",
+                SIGNAL_NAMES[stop_signal()],
                 trainer.global_step,
                 path,
             )

@@ -2,7 +2,8 @@
 
 A directory holding a finished run (metrics.json) is refused; one holding an unfinished run is
 continued only when this run resumes from a checkpoint inside it; one that cannot be created or
-written is refused, naming the folder. bp-train checks this in ``train`` and, before Hydra
+written is refused, naming the folder; one that another process is writing is refused, naming
+that process (runs/lock.py). bp-train checks this in ``train`` and, before Hydra
 writes .hydra/, in ``RunDirGuard`` (conf/train.yaml). The rule and its reasons:
 docs/internals.md.
 """
@@ -20,12 +21,24 @@ from omegaconf import DictConfig, open_dict, read_write
 
 from bp_app.errors import ConfigError, user_errors
 from bp_app.runs.layout import CHECKPOINTS_DIR, METRICS_FILE, is_finished, last_checkpoint
+from bp_app.runs.lock import lock_run_dir, release_all, release_run_dir
 from bp_app.runs.resume import resume_checkpoint
 
 
 def check_run_dir(run_dir: Path, resumes_from: str | None) -> None:
-    """Raise ConfigError when this run may not write ``run_dir`` (see the module doc)."""
+    """Raise ConfigError when this run may not write ``run_dir`` (see the module doc); else hold
+    it for this process (runs/lock.py) before anything is written there."""
     check_writable(run_dir)
+    lock_run_dir(run_dir)  # another process in it: refused, naming its PID
+    try:
+        check_contents(run_dir, resumes_from)
+    except ConfigError:
+        release_run_dir(run_dir)
+        raise
+
+
+def check_contents(run_dir: Path, resumes_from: str | None) -> None:
+    """A finished run is never written over; an unfinished one only by the run resuming it."""
     if is_finished(run_dir):
         raise ConfigError(
             f"the run directory {run_dir} already holds a finished run ({METRICS_FILE}); "
@@ -91,3 +104,6 @@ class RunDirGuard(Callback):
                 check_run_dir(run_dir, resume_checkpoint(config))
         finally:
             quiet.disabled = False
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        release_all()  # a sweep runs its jobs in one process: each job frees its directory

@@ -7,6 +7,7 @@
       tensorboard/                         event files
       images/                              image panels (image models), box panels (detectors)
       metrics.json                         final val/test metrics: the mark of a finished run
+      .bp_app.lock                         held by the one process writing the run (runs/lock.py)
 
 Sweeps (``bp-train -m``) put each job under ``<output dir>/multirun/<time>/<n>_<overrides>/``.
 Searches (``bp-train -m hparams_search=<name>``) put trial n under
@@ -28,6 +29,7 @@ LAST_CHECKPOINT = "last.ckpt"
 TENSORBOARD_DIR = "tensorboard"
 IMAGES_DIR = "images"
 METRICS_FILE = "metrics.json"  # written last: a run directory holding it is finished
+LOCK_FILE = ".bp_app.lock"  # coordination, not output: never part of a run's results
 MULTIRUN_DIR = "multirun"  # under paths.output_dir, as conf/hydra/default.yaml sets it
 # A search's sweep directory (conf/hparams_search/*.yaml set hydra.sweep.dir to search/<name>).
 STUDY_FILE = "study.db"  # Optuna's SQLite storage: the same command continues from it
@@ -40,6 +42,13 @@ IMPORTANCE_PNG = "param_importances.png"
 def existing_checkpoint(path: str | Path) -> Path:
     """``path`` as a Path if it is a file, else a ConfigError that says what to pass."""
     path = Path(path)
+    if path.is_dir():  # "does not exist" would be wrong: name a file inside it
+        inside = sorted(path.glob("*.ckpt")) or sorted(path.glob(f"{CHECKPOINTS_DIR}/*.ckpt"))
+        example = inside[0] if inside else path / CHECKPOINTS_DIR / LAST_CHECKPOINT
+        raise ConfigError(
+            f"ckpt_path={str(path)!r} is a folder, not a checkpoint file; pass the file, "
+            f"e.g. ckpt_path={example}"
+        )
     if not path.is_file():
         raise ConfigError(
             f"ckpt_path={str(path)!r} does not exist; pass a checkpoint of a run, "
@@ -58,6 +67,10 @@ def last_checkpoint(run_dir: Path) -> Path:
 
 def metrics_file(run_dir: Path) -> Path:
     return Path(run_dir) / METRICS_FILE
+
+
+def lock_file(run_dir: Path) -> Path:
+    return Path(run_dir) / LOCK_FILE
 
 
 def is_finished(run_dir: Path) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 from bp_app.compat.torch_api import file_writer
+from bp_app.errors import DataError
 from bp_app.runs.layout import metrics_file
 
 # The config groups whose values the HPARAMS tab shows beside the final metrics.
@@ -29,6 +31,20 @@ def best_checkpoint(trainer: pl.Trainer) -> str | None:
 
 def scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if k.startswith(prefix)}
+
+
+def check_finite(metrics: dict[str, float], run_dir: Path) -> None:
+    """A NaN or inf final metric is a failed run, not a result: no metrics.json is written (so
+    the run is not marked finished) and the error names the metric."""
+    bad = sorted(key for key, value in metrics.items() if not math.isfinite(value))
+    if bad:
+        values = ", ".join(f"{key} = {metrics[key]}" for key in bad)
+        raise DataError(
+            f"the run ended with non-finite metrics ({values}), so it is not reported as "
+            f"finished and {run_dir} gets no {metrics_file(run_dir).name}. Check the data for "
+            "values too large or too small for float32, and lower optimizer.lr or clip the "
+            "gradients (model.gradient_clip_val=1.0)."
+        )
 
 
 def write_metrics(run_dir: Path, metrics: dict[str, float]) -> Path:

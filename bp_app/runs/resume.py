@@ -22,6 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from bp_app.errors import ConfigError
+from bp_app.runs.checkpoints import load_checkpoint
 from bp_app.runs.layout import (
     CHECKPOINTS_DIR,
     CONFIG_FILE,
@@ -51,6 +52,8 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
         log.info("Resuming from %s (ckpt_path=last: the newest last.ckpt of this task)", checkpoint)
         return str(checkpoint)
     if cfg.get("ckpt_path"):
+        if Path(cfg.ckpt_path).is_dir():
+            load_checkpoint(cfg.ckpt_path)  # a folder: its message names the file inside
         if not Path(cfg.ckpt_path).is_file():
             raise ConfigError(
                 f"ckpt_path={str(cfg.ckpt_path)!r} does not exist. Pass a checkpoint file, e.g. "
