@@ -149,7 +149,7 @@ class ManualBackpropMixin(BatchDescent):
             torch.nn.utils.clip_grad_value_(params, self.gradient_clip_val)
 
     def update_stage(self, optimizer: Any) -> None:
-        """Update: θ ← θ − η · update_rule(g). Lightning's wrapper also counts ``global_step``."""
+        """Update: θ ← θ − η · update_rule(g); either path also counts ``global_step``."""
         # NaN guard hook: with callbacks.nan_guard.action=skip, bp_app/callbacks/nan_guard.py sets
         # `update_gate`, which returns False for an update whose gradients are not finite.
         gate = getattr(self, "update_gate", None)
