@@ -11,25 +11,27 @@ find, a decorator-built class. The full check, after the imports, stays the auth
 from __future__ import annotations
 
 import ast
-import importlib.util
 from functools import cache
+from pathlib import Path
 
 PACKAGE = "bp_app."
 
 
+ROOT = Path(__file__).resolve().parents[1]  # the bp_app package folder
+
+
 @cache
 def module_tree(module: str) -> ast.Module | None:
-    """The parsed source of a bp_app module (its package __init__ files run; they are light)."""
+    """The parsed source of a bp_app module, found by its path: no package __init__ runs
+    (importlib's find_spec would import the parents, and bp_app.backprop.explicit's imports torch).
+    """
     if not module.startswith(PACKAGE):
         return None
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return None
-    with open(spec.origin, encoding="utf-8") as handle:
-        return ast.parse(handle.read(), spec.origin)
+    folder = ROOT.joinpath(*module.split(".")[1:])
+    for source in (folder.with_suffix(".py"), folder / "__init__.py"):
+        if source.is_file():
+            return ast.parse(source.read_text(encoding="utf-8"), str(source))
+    return None
 
 
 def find_class(module: str, name: str) -> tuple[str, ast.ClassDef] | None:

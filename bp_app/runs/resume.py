@@ -22,7 +22,6 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from bp_app.errors import ConfigError
-from bp_app.runs.checkpoints import load_checkpoint
 from bp_app.runs.layout import (
     CHECKPOINTS_DIR,
     CONFIG_FILE,
@@ -30,6 +29,7 @@ from bp_app.runs.layout import (
     LAST_CHECKPOINT,
     MULTIRUN_DIR,
     OVERRIDES_FILE,
+    existing_checkpoint,
     is_finished,
     last_checkpoint,
     metrics_file,
@@ -53,7 +53,7 @@ def resume_checkpoint(cfg: DictConfig) -> str | None:
         return str(checkpoint)
     if cfg.get("ckpt_path"):
         if Path(cfg.ckpt_path).is_dir():
-            load_checkpoint(cfg.ckpt_path)  # a folder: its message names the file inside
+            existing_checkpoint(cfg.ckpt_path)  # a folder: its message names the file inside
         if not Path(cfg.ckpt_path).is_file():
             raise ConfigError(
                 f"ckpt_path={str(cfg.ckpt_path)!r} does not exist. Pass a checkpoint file, e.g. "
