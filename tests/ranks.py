@@ -34,6 +34,15 @@ def rank_env(tmp_path: Path, port: int, node_rank: int, world_size: int) -> dict
     }
 
 
+def process_env(tmp_path: Path) -> dict[str, str]:
+    """rank_env without the rendezvous variables: for one plain process, or for torchrun,
+    which sets them for its workers."""
+    env = rank_env(tmp_path, 0, 0, 1)
+    for key in ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        env.pop(key)
+    return env
+
+
 def start_ranks(tmp_path: Path, args: list[str], world_size: int = 2) -> list[subprocess.Popen]:
     """``bp-train trainer=ddp_cpu trainer.devices=1 trainer.num_nodes=N ARGS`` once per node,
     all in one process group (rank 0 leads it), so a test can signal the whole job at once."""

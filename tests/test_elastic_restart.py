@@ -18,7 +18,7 @@ import torch
 
 from bp_app.errors import ConfigError
 from bp_app.runs.launch import check_elastic_restarts
-from tests.ranks import finish, free_port, rank_env
+from tests.ranks import finish, free_port, process_env
 
 KILL_AT = 7  # global step 7: mid epoch 2 of 2 (5 steps each); last.ckpt holds step 5
 TRAIN = [
@@ -55,9 +55,7 @@ def torchrun(folder, extra: list[str]) -> subprocess.Popen:
         f"hydra.run.dir={folder}/run",
         *extra,
     ]
-    env = rank_env(folder, port, 0, 2)
-    for key in ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"):
-        env.pop(key)  # torchrun sets them for its workers
+    env = process_env(folder)
     env["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"  # a new store for each attempt
     folder.mkdir(exist_ok=True)
     return subprocess.Popen(

@@ -16,7 +16,7 @@ import sys
 import pytest
 import torch
 
-from tests.ranks import finish, free_port, rank_env, start_ranks
+from tests.ranks import finish, free_port, process_env, start_ranks
 from tests.tensorboard_events import read_events
 
 STEPS = 3  # per epoch, two epochs: full batches only (no rank's batch is short)
@@ -43,9 +43,7 @@ def union_weights(tmp_path_factory) -> dict[str, torch.Tensor]:
     folder = tmp_path_factory.mktemp("one_process")
     command = [sys.executable, "-m", "bp_app.train", "trainer=cpu", "data.batch_size=128"]
     args = [*TRAIN, f"+callbacks.probe.dirpath={folder}", f"hydra.run.dir={folder}/run"]
-    env = rank_env(folder, 0, 0, 1)
-    for key in ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"):
-        env.pop(key)
+    env = process_env(folder)
     result = subprocess.run(
         [*command, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=300
     )
@@ -92,9 +90,7 @@ def test_two_torchrun_agents_train_as_two_nodes(tmp_path, union_weights):
         f"+callbacks.probe.dirpath={tmp_path}",
         f"hydra.run.dir={tmp_path}/run",
     ]
-    env = rank_env(tmp_path, port, 0, 2)
-    for key in ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"):
-        env.pop(key)  # torchrun sets them for its workers
+    env = process_env(tmp_path)
     agents = [
         subprocess.Popen(
             agent,

@@ -16,7 +16,7 @@ import sys
 import pytest
 import torch
 
-from tests.ranks import finish, rank_env
+from tests.ranks import finish, process_env
 
 PREEMPT_AT = 13  # mid epoch 2 of 2 (10 steps each)
 TRAIN = [
@@ -35,9 +35,7 @@ TRAIN = [
 
 
 def bp_train(folder, args: list[str], multirun: bool = False) -> subprocess.Popen:
-    env = rank_env(folder, 0, 0, 1)
-    for key in ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"):
-        env.pop(key)
+    env = process_env(folder)
     folder.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "bp_app.train", *(["-m"] if multirun else []), *TRAIN]
     command.append(f"+callbacks.probe.dirpath={folder}")
