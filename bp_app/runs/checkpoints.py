@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +40,13 @@ def unreadable(path: Path, error: Exception) -> str:
         reason = "it is empty (0 bytes), as a save cut off by a kill or a full disk leaves it"
     elif "central directory" in str(error) or zipped(path) or isinstance(error, EOFError):
         reason = f"it is cut short or damaged ({size:,} bytes, its zip index is missing)"
-    elif isinstance(error, pickle.UnpicklingError):
+    elif isinstance(error, OSError):  # the file could not be read: say what the system said
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else '-'}"
+    else:  # not a zip: torch's legacy unpickler fails on other bytes in many ways
         reason = (
             "it is not a PyTorch checkpoint of weights and numbers (bp_app loads checkpoints "
             "only with torch's safe loader, which refuses anything that could run code)"
         )
-    else:
-        reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else '-'}"
     others = [p for p in sorted(path.parent.glob("*.ckpt")) if p != path and p.stat().st_size]
     if others:
         return f"{reason}. Use another checkpoint beside it: ckpt_path={others[0]}"
