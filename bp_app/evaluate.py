@@ -7,6 +7,7 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
+from bp_app.compat.hydra_help import shared_repository_help
 from bp_app.compat.lightning_logs import lightning_logs_to_stderr
 from bp_app.config import config_dir, container
 from bp_app.config.schema import register_schemas
@@ -16,6 +17,7 @@ from bp_app.runs.layout import existing_checkpoint
 
 log = logging.getLogger(__name__)
 register_schemas()
+shared_repository_help()  # --help copies Hydra's config repository once, not per group
 lightning_logs_to_stderr()  # before Hydra sets up logging, as importing Lightning here did
 
 

@@ -8,9 +8,12 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from bp_app.compat.hydra_help import shared_repository_help
 from bp_app.config import config_dir
 from bp_app.errors import BPAppError, ConfigError, user_errors
 from bp_app.runs.checkpoints import load_checkpoint, load_model
+
+shared_repository_help()  # --help copies Hydra's config repository once, not per group
 
 # What each kind of model predicts from; the other options would be silently ignored.
 OPTIONS_BY_KIND = {

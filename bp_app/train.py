@@ -13,6 +13,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from bp_app.compat.hydra_help import shared_repository_help
 from bp_app.compat.lightning_logs import lightning_logs_to_stderr
 from bp_app.config import config_dir, container
 from bp_app.config.checks import check_train_config
@@ -27,6 +28,7 @@ from bp_app.runs.sweep_report import report_jobs_not_run
 
 log = logging.getLogger(__name__)
 register_schemas()
+shared_repository_help()  # --help copies Hydra's config repository once, not per group
 lightning_logs_to_stderr()  # before Hydra sets up logging, as importing Lightning here did
 
 

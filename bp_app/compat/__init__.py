@@ -1,4 +1,4 @@
-"""Every private Lightning, Lightning Fabric or torch API bp_app uses, in one place.
+"""Every private Lightning, Lightning Fabric, torch or Hydra API bp_app uses, in one place.
 
 Each use is wrapped in a function named for what it does, beside the version it was checked
 against; ``tests/test_compat.py`` fails when an installed version leaves the checked series or
@@ -11,4 +11,5 @@ CHECKED_AGAINST = {
     "pytorch_lightning": "2.6.6",
     "lightning_fabric": "2.6.6",
     "torch": "2.14.1",
+    "hydra": "1.3.8",
 }
