@@ -36,9 +36,11 @@ class EpochScalars:
         self.step_check: Tensor | None = None  # the latest check, for the per-step scalars
         self.last: tuple[Tensor, Tensor | None, Tensor | None, int] | None = None  # the last step
 
-    @torch.no_grad()
     def add(self, loss: Tensor, penalty: Tensor | None, correct: Tensor | None, n: int) -> None:
-        """One step's (or one batch-descent chunk's) numbers: an in-place add each, no host read."""
+        """One step's (or one batch-descent chunk's) numbers: an in-place add each, no host read.
+
+        Every input is detached (``correct`` comes from detached outputs), so the adds record no
+        graph without a no_grad block around them."""
         loss = loss.detach()
         penalty = penalty.detach() if penalty is not None else None
         self.last = (loss, penalty, correct, n)

@@ -31,6 +31,7 @@ from bp_app.backprop.batch_descent import BatchDescent
 from bp_app.backprop.epoch_scalars import EpochScalars, first_step_scalars
 from bp_app.compat.lightning import backward_without_hooks
 from bp_app.compat.optimizer_step import direct_step, takes_direct_step
+from bp_app.compat.result_moves import moves_only_when_needed
 from bp_app.compat.step_hooks import listening_step_hooks
 from bp_app.data.tensor_loader import StepGroup
 from bp_app.errors import ConfigError
@@ -106,6 +107,7 @@ class ManualBackpropMixin(BatchDescent):
 
     def on_train_epoch_start(self) -> None:
         listening_step_hooks(self.trainer)  # the inspect hook on its listeners only (compat)
+        moves_only_when_needed()  # self.log: no re-move of state already on the device
         self.steps_directly = takes_direct_step(self.trainer)  # see update_stage
         # Resolved once per epoch: each property walks trainer -> strategy -> lists per step.
         self.epoch_objects = (self.optimizers(), self.lr_schedulers())
@@ -162,7 +164,10 @@ class ManualBackpropMixin(BatchDescent):
 
     def reset_stage(self, optimizer: Any) -> None:
         """Reset: g ← 0 (as None, so the next backward writes instead of adds)."""
-        optimizer.zero_grad(set_to_none=True)
+        # What optimizer.zero_grad(set_to_none=True) does, minus its profiler range and wrappers.
+        for group in optimizer.param_groups:
+            for w in group["params"]:
+                w.grad = None
 
     def schedule_stage(self, interval: str) -> None:
         """Schedule: η ← schedule(t), for schedulers whose interval is ``interval``."""

@@ -5,8 +5,9 @@ Every optimizer step Lightning's plain ``Precision._after_closure`` calls
 each inside a profiler context named by an f-string of the callback's state key, though two
 define it (gradient flow and the NaN guard). With the plain precision plugin and no profiler,
 ``listening_step_hooks`` replaces that method on the trainer's own plugin by one that calls the
-hook on the callbacks that override it, in the trainer's order, then on the module, then clips:
-what Lightning's does, minus the calls that would do nothing.
+hook on the callbacks that override it, in the trainer's order, then on the module (whose hook
+clips, in the mixin), then Lightning's clipping where it applies (automatic optimization only):
+what Lightning's does, minus the calls that would do nothing and the profiler contexts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.plugins.precision import Precision
 from pytorch_lightning.profilers import PassThroughProfiler
-from pytorch_lightning.trainer import call
 
 HOOK = "on_before_optimizer_step"
 
@@ -47,13 +47,19 @@ def listening_step_hooks(trainer: pl.Trainer) -> bool:
             for callback in seen["listening"]:
                 getattr(callback, HOOK)(trainer, model, optimizer)
             model._current_fx_name = previous
-        call._call_lightning_module_hook(trainer, HOOK, optimizer)
-        plugin._clip_gradients(
-            model,
-            optimizer,
-            trainer.gradient_clip_val,
-            gradient_clip_algorithm=trainer.gradient_clip_algorithm,
-        )
+        # _call_lightning_module_hook without its profiler context (the profiler is off): the
+        # module's hook, where the mixin clips, under the hook's name for self.log's checks.
+        previous = model._current_fx_name
+        model._current_fx_name = HOOK
+        model.on_before_optimizer_step(optimizer)
+        model._current_fx_name = previous
+        if model.automatic_optimization:  # Lightning's own clipping runs for automatic only
+            plugin._clip_gradients(
+                model,
+                optimizer,
+                trainer.gradient_clip_val,
+                gradient_clip_algorithm=trainer.gradient_clip_algorithm,
+            )
 
     plugin._after_closure = after_closure
     return True
