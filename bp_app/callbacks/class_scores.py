@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bp_app.callbacks.run_summary import tensorboard_writers
-from bp_app.models.classifier import ClassifierModule
+from bp_app.models.classifier import ClassifierModule, test_outputs
 
 PR_TAG = "test/pr_curve"
 
@@ -52,7 +52,7 @@ class ClassScores(pl.Callback):
     ) -> None:
         if self.confusion is None or self.histograms is None:
             return
-        _, logits, y = pl_module.step(batch)  # a second forward: test_step keeps no outputs
+        logits, y = test_outputs(pl_module, outputs, batch)
         k = self.confusion.shape[0]
         # C[true, predicted] += 1 as one-hot products, (k, B) @ (B, k): no host sync.
         self.confusion += F.one_hot(y, k).T.float() @ F.one_hot(logits.argmax(dim=1), k).float()

@@ -73,21 +73,19 @@ class GradientFlow(pl.Callback):
         self._histogram_epoch = -1  # the epoch whose last batch has its histograms
         self._pending: list[tuple[str, list[str], Tensor, int]] = []  # scalars still on device
 
-    def due(self, trainer: pl.Trainer) -> bool:
+    def due(self, trainer: pl.Trainer, step: int | None = None) -> bool:
         """Log on rank zero, at steps 0, N, 2N, ..., when there is a logger to write to."""
-        return (
-            trainer.global_step % self.every_n_steps == 0
-            and trainer.is_global_zero
-            and bool(trainer.loggers)
-        )
+        step = trainer.global_step if step is None else step
+        return step % self.every_n_steps == 0 and writes(trainer)
 
-    def histograms_due(self, trainer: pl.Trainer) -> bool:
+    def histograms_due(self, trainer: pl.Trainer, step: int) -> bool:
         """Histograms at steps 0, H, 2H, ... and once in each epoch's last batch (rank zero)."""
         if not self.histograms:
             return False
-        on_schedule = trainer.global_step % self.histogram_every_n_steps == 0
+        on_schedule = step % self.histogram_every_n_steps == 0
+        # _last_batch first: the epoch's number is read in its last batch only.
         epoch_end = self._last_batch and self._histogram_epoch != trainer.current_epoch
-        return (on_schedule or epoch_end) and trainer.is_global_zero and bool(trainer.loggers)
+        return (on_schedule or epoch_end) and writes(trainer)
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
@@ -100,10 +98,10 @@ class GradientFlow(pl.Callback):
         # With several steps per batch (data.steps_per_batch) the logged step's update is done
         # when the next step begins: compare now, before this step changes the weights again.
         self.log_update_ratio(trainer, pl_module)
-        scalars, histograms = self.due(trainer), self.histograms_due(trainer)
+        step = trainer.global_step  # a chain of Lightning properties: read once per step
+        scalars, histograms = self.due(trainer, step), self.histograms_due(trainer, step)
         if not (scalars or histograms):
             return
-        step = trainer.global_step
         params = {n: p for n, p in pl_module.named_parameters() if p.grad is not None}
         grads = {n: p.grad.detach() for n, p in params.items()}
         if scalars:
@@ -180,6 +178,11 @@ class GradientFlow(pl.Callback):
                 for layer, value in zip(layers, row, strict=True):
                     self.history[layer].append((step, value))
         self._pending = []
+
+
+def writes(trainer: pl.Trainer) -> bool:
+    """True on rank zero of a run with a logger: read only on the steps that are due."""
+    return trainer.is_global_zero and bool(trainer.loggers)
 
 
 def add_histogram(trainer: pl.Trainer, tag: str, values: Tensor, step: int) -> None:

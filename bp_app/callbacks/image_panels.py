@@ -15,6 +15,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
 
 from bp_app.callbacks.figures import confusion_image, sample_grid
+from bp_app.models.classifier import test_outputs
 
 VAL_TAG = "val/samples"
 TEST_TAG = "test/confusion_matrix"
@@ -103,9 +104,9 @@ class ImagePanels(pl.Callback):
     ) -> None:
         if self.confusion is None:
             return
-        x, y = batch[0], batch[1]
+        logits, y = test_outputs(pl_module, outputs, batch)  # test_step's forward, reused
         k = self.confusion.shape[0]
-        predicted = pl_module(x).argmax(dim=1)  # (B,); a second forward: test_step keeps none
+        predicted = logits.argmax(dim=1)  # (B,)
         # Counts C[true, predicted] += 1 as one-hot products: (k, B) @ (B, k), deterministic
         # on every device (bincount is not on CUDA), and no host sync per batch.
         self.confusion += F.one_hot(y, k).T.float() @ F.one_hot(predicted, k).float()

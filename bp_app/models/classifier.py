@@ -49,8 +49,20 @@ class ClassifierModule(ExplicitBackpropMixin, pl.LightningModule):
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(y))
         self.log("val/acc", self.val_acc, prog_bar=True, batch_size=len(y))
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
         loss, logits, y = self.step(batch)
         self.test_acc(logits, y)
         self.log("test/loss", loss, sync_dist=True, batch_size=len(y))
         self.log("test/acc", self.test_acc, batch_size=len(y))
+        # Lightning hands these to the callbacks' on_test_batch_end (confusion matrix, class
+        # scores): they count from this forward instead of running their own.
+        return {"logits": logits.detach(), "target": y}
+
+
+def test_outputs(module: Any, outputs: Any, batch: Any) -> tuple[Tensor, Tensor]:
+    """(logits, target) of a test batch for the callbacks: what ClassifierModule.test_step
+    returned, or, from a test_step that returns nothing, a second forward."""
+    if isinstance(outputs, dict) and "logits" in outputs and "target" in outputs:
+        return outputs["logits"], outputs["target"]
+    _, logits, y = module.step(batch)
+    return logits, y
