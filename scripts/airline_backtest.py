@@ -152,7 +152,7 @@ def pick(scores: list[float | None]) -> int:
 
 def run_origin(overrides: list[str], folder: Path) -> str | None:
     """The seeds of one (candidate, origin) without metrics.json, as one sweep; None when every
-    seed finished, else the sweep's last log line (why it failed)."""
+    seed finished, else why not (bp-train's error line, or the sweep's last line)."""
     missing = [s for s in SEEDS if not (folder / f"seed{s}" / "metrics.json").exists()]
     if not missing:
         return None
@@ -178,7 +178,8 @@ def run_origin(overrides: list[str], folder: Path) -> str | None:
     if all((folder / f"seed{s}" / "metrics.json").exists() for s in SEEDS):
         return None
     lines = [line for line in (folder / "sweep.log").read_text().splitlines() if line.strip()]
-    return lines[-1] if lines else "the sweep printed nothing"
+    errors = [line for line in lines if line.startswith("bp-train: error:")]  # the reason
+    return (errors or lines or ["the sweep printed nothing"])[-1]
 
 
 def read_rmsse(folder: Path, scale: float) -> list[float]:
