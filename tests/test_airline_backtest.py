@@ -125,3 +125,14 @@ def test_the_incumbent_is_candidate_0_and_no_candidate_sets_what_the_origin_sets
         keys = [o.split("=", 1)[0] for o in overrides]
         assert len(set(keys)) == len(keys)
         assert not {"data.horizon", "data.test_size", "data.path", "seed"} & set(keys)
+
+
+def test_the_shipped_h36_settings_are_the_candidate_the_backtest_picked():
+    spec = importlib.util.spec_from_file_location(
+        "airline_horizons", REPO / "scripts" / "airline_horizons.py"
+    )
+    horizons = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(horizons)
+    shipped = [o for o in horizons.HORIZONS[36] if o != "data.test_size=36"]
+    # The pick printed by the backtest of 2026-12-03 (docs/realdata.md has its table).
+    assert sorted(shipped) == sorted(dict(backtest.CANDIDATES)["mlp_log_residual"])
