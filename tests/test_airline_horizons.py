@@ -41,9 +41,10 @@ def test_each_horizon_builds_and_forecasts_h_months(train_config, h):
     assert forecast.shape == (h,) and torch.isfinite(forecast).all()
 
 
-def test_h36_reads_the_raw_series_seasonal_differences(train_config):
+def test_h36_is_the_backtest_pick_an_mlp_on_the_log_scale_predicting_the_change(train_config):
     cfg = train_config(["experiment=airline_forecast", "data.horizon=36", *HORIZONS[36]])
-    assert cfg.data.scaling == "standard" and cfg.model.seasonal_lag == 12
+    assert cfg.data.scaling == "log_standard" and cfg.model.residual and cfg.data.lookback == 12
+    assert cfg.model.seasonal_lag is None
     assert cfg.model.cell == "mlp" and cfg.data.output_steps == 12 and cfg.data.test_size == 36
 
 
