@@ -4,7 +4,6 @@ pick are what its docstring says. No training run."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import numpy as np
@@ -14,18 +13,9 @@ from bp_app.config.build import build_datamodule
 from bp_app.data.series_csv import read_series_csv
 from bp_app.errors import DataError
 from tests.conftest import REPO
+from tests.scripts import load_script
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "airline_backtest", REPO / "scripts" / "airline_backtest.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-backtest = load_script()
+backtest = load_script("airline_backtest")
 
 
 def test_the_backtest_series_is_the_shipped_one_up_to_1957_12(tmp_path):
@@ -128,11 +118,7 @@ def test_the_incumbent_is_candidate_0_and_no_candidate_sets_what_the_origin_sets
 
 
 def test_the_shipped_h36_settings_are_the_candidate_the_backtest_picked():
-    spec = importlib.util.spec_from_file_location(
-        "airline_horizons", REPO / "scripts" / "airline_horizons.py"
-    )
-    horizons = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(horizons)
+    horizons = load_script("airline_horizons")
     shipped = [o for o in horizons.HORIZONS[36] if o != "data.test_size=36"]
     # The pick printed by the backtest of 2026-12-03 (docs/realdata.md has its table).
     assert sorted(shipped) == sorted(dict(backtest.CANDIDATES)["mlp_log_residual"])

@@ -4,25 +4,13 @@ experiment=fashion_cnn keeps the lecture's network under its cosine schedule."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
 
 from bp_app.config.build import build_datamodule, build_model
-from tests.conftest import REPO
+from tests.scripts import load_script
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "airline_horizons", REPO / "scripts" / "airline_horizons.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-HORIZONS = load_script().HORIZONS
+HORIZONS = load_script("airline_horizons").HORIZONS
 
 
 @pytest.mark.parametrize("h", sorted(HORIZONS))
@@ -49,7 +37,7 @@ def test_h36_is_the_backtest_pick_an_mlp_on_the_log_scale_predicting_the_change(
 
 
 def test_row_is_mean_sd_range_beside_each_anchor():
-    script = load_script()
+    script = load_script("airline_horizons")
     anchors = {f"test/rmse_h_{b}": float(i) for i, b in enumerate(script.BASELINES, start=1)}
     runs = [{"test/rmse_h": e, **anchors} for e in (20.0, 22.0, 24.0)]
     assert script.row(36, runs) == "| 36 | 22.0 ± 2.0 (20.0-24.0) | 1.0 | 2.0 | 3.0 | 4.0 | 5.0 |"

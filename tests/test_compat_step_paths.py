@@ -92,3 +92,16 @@ def test_steps_with_and_without_a_pre_hook_keep_torchs_order_and_the_same_number
     assert logged == logged_hooked and "train/loss" in logged  # the logged scalars, the same
     source = inspect.getsource(torch.optim.Optimizer.profile_hook_step)
     assert source.index("_global_optimizer_pre_hooks.values()") < source.index("out = func(")
+
+
+def test_the_direct_hook_call_repeats_lightnings_dispatch_as_pinned():
+    """compat.step_hooks calls the module's hook itself under the hook's name, and Lightning's
+    clip only under automatic optimization: what these Lightning lines do."""
+    from pytorch_lightning.plugins.precision import Precision
+    from pytorch_lightning.trainer import call
+
+    dispatch = inspect.getsource(call._call_lightning_module_hook)
+    for line in ("pl_module._current_fx_name = hook_name", "output = fn(*args, **kwargs)"):
+        assert line in dispatch
+    clip = inspect.getsource(Precision._clip_gradients)
+    assert "not model.automatic_optimization" in clip and "return" in clip

@@ -41,17 +41,13 @@ def listening_step_hooks(trainer: pl.Trainer) -> bool:
         callbacks = trainer.callbacks
         if seen["callbacks"] is not callbacks or len(callbacks) != seen["count"]:
             seen.update(callbacks=callbacks, count=len(callbacks), listening=listening(callbacks))
-        if seen["listening"]:  # two nn.Module attribute writes, only when a callback listens
-            previous = model._current_fx_name  # what self.log inside the hook checks against
-            model._current_fx_name = HOOK
-            for callback in seen["listening"]:
-                getattr(callback, HOOK)(trainer, model, optimizer)
-            model._current_fx_name = previous
-        # _call_lightning_module_hook without its profiler context (the profiler is off): the
-        # module's hook, where the mixin clips, under the hook's name for self.log's checks.
+        # call._call_callback_hooks and _call_lightning_module_hook, without their profiler
+        # contexts (the profiler is off): each hook runs under its name, for self.log's checks.
         previous = model._current_fx_name
         model._current_fx_name = HOOK
-        model.on_before_optimizer_step(optimizer)
+        for callback in seen["listening"]:
+            getattr(callback, HOOK)(trainer, model, optimizer)
+        model.on_before_optimizer_step(optimizer)  # the mixin clips here
         model._current_fx_name = previous
         if model.automatic_optimization:  # Lightning's own clipping runs for automatic only
             plugin._clip_gradients(
