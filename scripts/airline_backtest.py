@@ -150,10 +150,10 @@ def pick(scores: list[float | None]) -> int:
     return min(eligible)[1]
 
 
-def run_origin(overrides: list[str], folder: Path) -> str | None:
+def run_origin(overrides: list[str], folder: Path, seeds: tuple[int, ...] = SEEDS) -> str | None:
     """The seeds of one (candidate, origin) without metrics.json, as one sweep; None when every
     seed finished, else why not (bp-train's error line, or the sweep's last line)."""
-    missing = [s for s in SEEDS if not (folder / f"seed{s}" / "metrics.json").exists()]
+    missing = [s for s in seeds if not (folder / f"seed{s}" / "metrics.json").exists()]
     if not missing:
         return None
     for seed in missing:  # a stopped run left a folder bp-train would refuse to continue
@@ -175,7 +175,7 @@ def run_origin(overrides: list[str], folder: Path) -> str | None:
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if all((folder / f"seed{s}" / "metrics.json").exists() for s in SEEDS):
+    if all((folder / f"seed{s}" / "metrics.json").exists() for s in seeds):
         return None
     lines = [line for line in (folder / "sweep.log").read_text().splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("bp-train: error:")]  # the reason
